@@ -1,0 +1,121 @@
+import { z } from 'zod'
+import { mutationSchema } from './mutations.js'
+import { querySchema } from './queries.js'
+import { commentRecordSchema, memberRoomRecordSchema, participantRecordSchema, roomRecordSchema } from './records.js'
+import { clientIdSchema, userIdSchema } from './schemas.js'
+import { LIMITS } from './limits.js'
+
+// ---- up: engine → relay -------------------------------------------------------------------------
+
+/** First frame on a socket: authenticates it and asks for everything since `cursor` (0 = all). */
+export const helloFrame = z.strictObject({
+  type: z.literal('hello'),
+  protocolVersion: z.number().int(),
+  token: z.string().min(1).max(4096),
+  cursor: z.number().int().nonnegative(),
+})
+
+/** A batch of queued mutations, applied in order, each answered in one `ack`. */
+export const mutateFrame = z.strictObject({
+  type: z.literal('mutate'),
+  mutations: z.array(mutationSchema).min(1).max(LIMITS.maxMutationsPerFrame),
+})
+
+export const queryFrame = z.strictObject({
+  type: z.literal('query'),
+  id: z.number().int().nonnegative(),
+  query: querySchema,
+})
+
+export const pingFrame = z.strictObject({ type: z.literal('ping') })
+
+export const upFrameSchema = z.discriminatedUnion('type', [helloFrame, mutateFrame, queryFrame, pingFrame])
+export type UpFrame = z.infer<typeof upFrameSchema>
+
+// ---- down: relay → engine -----------------------------------------------------------------------
+
+const wireErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryAfterMs: z.number().optional(),
+})
+
+/**
+ * Catch-up: every room the user is or was in that changed after the cursor, with their participants
+ * (not for channels) and newest comments. `isFull` when the relay sent everything (cursor 0, or too
+ * far behind), so the engine drops what the relay no longer lists.
+ */
+export const syncFrame = z.object({
+  type: z.literal('sync'),
+  userId: userIdSchema,
+  cursor: z.number().int(),
+  isFull: z.boolean(),
+  rooms: z.array(memberRoomRecordSchema),
+  participants: z.array(participantRecordSchema),
+  comments: z.array(commentRecordSchema),
+})
+export type SyncFrame = z.infer<typeof syncFrame>
+
+/** A live change to one room, in relay commit order (`seq` increases). */
+export const changeFrame = z.object({
+  type: z.literal('change'),
+  seq: z.number().int(),
+  roomId: z.string(),
+  room: roomRecordSchema.optional(),
+  participants: z.array(participantRecordSchema).optional(),
+  comments: z.array(commentRecordSchema).optional(),
+})
+export type ChangeFrame = z.infer<typeof changeFrame>
+
+export const mutationValueSchema = z.object({
+  room: roomRecordSchema.optional(),
+  participants: z.array(participantRecordSchema).optional(),
+  removedUserIds: z.array(z.string()).optional(),
+  comment: commentRecordSchema.optional(),
+})
+export type MutationValue = z.infer<typeof mutationValueSchema>
+
+export const mutationResultSchema = z.union([
+  z.object({ mutationId: clientIdSchema, ok: z.literal(true), value: mutationValueSchema }),
+  z.object({ mutationId: clientIdSchema, ok: z.literal(false), error: wireErrorSchema }),
+])
+export type MutationResult = z.infer<typeof mutationResultSchema>
+
+export const ackFrame = z.object({ type: z.literal('ack'), results: z.array(mutationResultSchema) })
+
+export const resultFrame = z.union([
+  z.object({ type: z.literal('result'), id: z.number().int(), ok: z.literal(true), value: z.unknown() }),
+  z.object({ type: z.literal('result'), id: z.number().int(), ok: z.literal(false), error: wireErrorSchema }),
+])
+
+/** A frame-level refusal (bad frame, rate limit…); `ref` names the query id it answers, if any. */
+export const errorFrame = z.object({ type: z.literal('error'), error: wireErrorSchema, ref: z.number().optional() })
+export const pongFrame = z.object({ type: z.literal('pong') })
+
+export const downFrameSchema = z.union([syncFrame, changeFrame, ackFrame, resultFrame, errorFrame, pongFrame])
+export type DownFrame = z.infer<typeof downFrameSchema>
+
+// ---- HTTP ---------------------------------------------------------------------------------------
+
+/** `POST /v1/session`: registers the user on first use, else checks the key; answers a token. */
+export const sessionRequestSchema = z.strictObject({
+  userId: userIdSchema,
+  userKey: z.string().min(1).max(LIMITS.maxUserKeyLength),
+  username: z.string().max(LIMITS.maxUsernameLength).optional(),
+  avatarUrl: z.string().max(LIMITS.maxUrlLength).optional(),
+})
+export type SessionRequest = z.infer<typeof sessionRequestSchema>
+
+export const sessionResponseSchema = z.object({
+  token: z.string(),
+  expiresAt: z.number(),
+  user: z.object({ userId: z.string(), username: z.string(), avatarUrl: z.string() }),
+})
+export type SessionResponse = z.infer<typeof sessionResponseSchema>
+
+/** `POST /v1/mutations`: the HTTP twin of the `mutate` frame. */
+export const mutationsRequestSchema = mutateFrame.omit({ type: true })
+/** `POST /v1/query`: the HTTP twin of the `query` frame. */
+export const queryRequestSchema = querySchema
+
+export { wireErrorSchema }

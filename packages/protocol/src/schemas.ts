@@ -1,0 +1,30 @@
+import { z } from 'zod'
+import { CHANNEL_ID_PATTERN, CLIENT_ID_PATTERN, LIMITS, USER_ID_PATTERN, utf8Length } from './limits.js'
+
+/** Building blocks shared by the message schemas. */
+export const userIdSchema = z.string().regex(USER_ID_PATTERN, 'a user id is 1–128 characters of A–Z a–z 0–9 . _ @ + -')
+export const roomIdSchema = z.string().min(3).max(2 * LIMITS.maxIdLength + 3).regex(/^[sgc]:/, 'not a room id')
+export const channelUniqueIdSchema = z
+  .string()
+  .regex(CHANNEL_ID_PATTERN, 'a channel unique id is 1–128 characters of A–Z a–z 0–9 . _ : -')
+  .refine((s) => !/^[sg]:/.test(s), 'a channel unique id may not start with "s:" or "g:"')
+export const clientIdSchema = z.string().regex(CLIENT_ID_PATTERN, 'an id is 1–128 characters of A–Z a–z 0–9 . _ : ~ -')
+export const nameSchema = z.string().max(LIMITS.maxNameLength)
+export const urlSchema = z.string().max(LIMITS.maxUrlLength)
+export const timestampSchema = z.number().int().nonnegative()
+export const commentIdSchema = z.number().int().nonnegative()
+export const userIdsSchema = z
+  .array(userIdSchema)
+  .max(LIMITS.maxUserIdsPerCall, `at most ${LIMITS.maxUserIdsPerCall} user ids per call`)
+
+const jsonBytes = (max: number) => (v: unknown) => utf8Length(JSON.stringify(v)) <= max
+export const jsonObjectSchema = z
+  .record(z.string(), z.unknown())
+  .refine(jsonBytes(LIMITS.maxCommentExtrasBytes), `at most ${LIMITS.maxCommentExtrasBytes} bytes of JSON`)
+
+/** Option values are strings; entry and map limits are checked by `checkOptions`. */
+export const optionsSchema = z.record(z.string(), z.string())
+export const optionsPatchSchema = z.record(z.string(), z.string().nullable())
+export const commentTextSchema = z
+  .string()
+  .refine((s) => utf8Length(s) <= LIMITS.maxCommentTextBytes, `a comment is at most ${LIMITS.maxCommentTextBytes} bytes`)
