@@ -4,7 +4,8 @@
  */
 import { LOG_LEVELS, type LogLevel } from './config.js'
 
-export type LogContext = Record<string, unknown>
+/** Fields added to a log entry; `object` so any interface (not only index-signature types) fits. */
+export type LogContext = object
 
 export interface JsonLogger {
   debug(msg: string, ctx?: LogContext): void
