@@ -61,7 +61,8 @@ export class ParlorError extends Error {
       : { code: this.code, message: this.message, retryAfterMs: this.retryAfterMs }
   }
 
-  static fromWire(e: WireError): ParlorError {
+  /** Rebuilds an error received as data; an unknown code becomes `internal`. */
+  static fromWire(e: { code: string; message: string; retryAfterMs?: number | undefined }): ParlorError {
     const code = isErrorCode(e.code) ? e.code : 'internal'
     return new ParlorError(code, e.message, e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs })
   }

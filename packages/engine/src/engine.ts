@@ -1,0 +1,573 @@
+import { liveQuery, type Observable } from 'dexie'
+import { nanoid } from 'nanoid'
+import {
+  LIMITS,
+  PROTOCOL_VERSION,
+  ParlorError,
+  applyOptionsPatch,
+  diffOptions,
+  isParlorError,
+  isUserId,
+  roomIdFromUniqueId,
+  roomTypeOf,
+  type Comment,
+  type DownFrame,
+  type Mutation,
+  type MutationArgs,
+  type MutationName,
+  type Participant,
+  type Room,
+  type RoomOptions,
+  type UpFrame,
+  type UserProfile,
+} from '@parlor/protocol'
+import { defaultBackoff, backoffDelay, type Backoff } from './core/backoff.js'
+import { assertManageable, buildMutation, channelArgs, chatTargetArgs, groupArgs } from './core/build-mutation.js'
+import { Emitter } from './core/emitter.js'
+import { noopLogger, type Logger } from './core/logger.js'
+import { OptionsHandle } from './options-handle.js'
+import { OutboxSender } from './outbox.js'
+import { checkBool, checkIdList, checkPage, pick, roomExtras, type RoomListParams, type RoomsInfoParams, type UpdateRoomParams } from './params.js'
+import { RelayClient } from './relay-client.js'
+import { openDb, ALL_TABLES, type ParlorDb } from './store/db.js'
+import { Reader } from './store/reader.js'
+import type { CursorRow, OutboxRow, SessionRow } from './store/rows.js'
+import { Writer, type Changes } from './store/writer.js'
+import { Connection, type WebSocketCtor } from './net/connection.js'
+import { requestSession } from './net/session.js'
+
+export interface EngineOptions {
+  /** The relay's base URL, or several tried in turn (failover between relay nodes). */
+  relayUrl: string | string[]
+  /** IndexedDB database name: one per user profile. */
+  dbName?: string
+  /** An IndexedDB implementation (Node: fake-indexeddb); defaults to the global one. */
+  indexedDB?: IDBFactory
+  IDBKeyRange?: typeof IDBKeyRange
+  /** A WebSocket class (Node 20: the `ws` package); defaults to the global one. */
+  WebSocket?: WebSocketCtor
+  fetch?: typeof fetch
+  logger?: Logger
+  /** Reconnect and retry backoff. */
+  backoff?: Backoff
+}
+
+export const defaultEngineOptions = { dbName: 'parlor', backoff: defaultBackoff } as const
+
+export interface EngineStatus {
+  online: boolean
+  /** Queued mutations not yet acknowledged by the relay. */
+  pending: number
+  /** Creation time of the oldest queued mutation (epoch ms). */
+  oldestPendingAt: number | undefined
+  /** When the cache last caught up with the relay (epoch ms). */
+  lastSyncAt: number | undefined
+}
+
+export interface EngineEvents {
+  room: Room
+  'room:removed': { roomId: string }
+  comment: Comment
+  options: { roomId: string; options: RoomOptions }
+  status: EngineStatus
+  'mutation:failed': { mutation: Mutation; error: ParlorError }
+  [key: string]: unknown
+}
+
+/** A queued mutation as support tools and UIs see it. */
+export interface PendingMutation {
+  id: string
+  name: MutationName
+  roomId: string
+  createdAt: number
+  attempts: number
+  lastError?: { code: string; message: string }
+}
+
+export type LiveQuery =
+  | { type: 'roomList'; page?: number; limit?: number; show_participants?: boolean; show_empty?: boolean }
+  | { type: 'room'; roomId: string }
+  | { type: 'participants'; roomUniqueId: string; page?: number; limit?: number }
+
+/**
+ * The Parlor engine: every read from IndexedDB, every change queued in the outbox and applied
+ * optimistically, one socket to the relay for all rooms. Create it with {@link createEngine}.
+ */
+export class Engine {
+  private readonly db: ParlorDb
+  private readonly reader: Reader
+  private readonly writer: Writer
+  private readonly conn: Connection
+  private readonly outbox: OutboxSender
+  private readonly relay: RelayClient
+  private readonly events: Emitter<EngineEvents>
+  private readonly urls: string[]
+  private readonly backoff: Backoff
+  private readonly fetchFn: typeof fetch
+  private readonly logger: Logger
+  private session: SessionRow | undefined
+  private credentials: { userId: string; userKey: string } | undefined
+  private caughtUp = false
+  private awaitingHelloSync = false
+  private closed = false
+  private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined }
+  private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+
+  constructor(options: EngineOptions) {
+    const opts = { ...defaultEngineOptions, ...options }
+    this.urls = Array.isArray(opts.relayUrl) ? [...opts.relayUrl] : [opts.relayUrl]
+    if (this.urls.length === 0) throw new ParlorError('validation', 'relayUrl names no relay')
+    this.logger = opts.logger ?? noopLogger
+    this.backoff = opts.backoff
+    this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis)
+    const WebSocketClass = opts.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketCtor | undefined)
+    if (!WebSocketClass) throw new ParlorError('validation', 'no WebSocket class: pass one (Node 20: the `ws` package)')
+    this.db = openDb(opts.dbName, { ...(opts.indexedDB && { indexedDB: opts.indexedDB }), ...(opts.IDBKeyRange && { IDBKeyRange: opts.IDBKeyRange }) })
+    this.events = new Emitter(this.logger)
+    const me = () => this.me()
+    this.reader = new Reader(this.db, me)
+    this.writer = new Writer(this.db, () => me().userId)
+    this.conn = new Connection({
+      urls: this.urls,
+      WebSocket: WebSocketClass,
+      hello: () => this.hello(),
+      onFrame: (f) => this.onFrame(f),
+      onOpen: () => (this.awaitingHelloSync = true),
+      onClose: (code) => this.onClose(code),
+      logger: this.logger.child({ part: 'connection' }),
+      backoff: this.backoff,
+    })
+    this.outbox = new OutboxSender(this.db, this.conn)
+    this.relay = new RelayClient(this.conn, () => this.caughtUp)
+  }
+
+  // ---- session ----------------------------------------------------------------------------------
+
+  /**
+   * Signs in: registers the user on first use, else logs in. Offline, restores the last session
+   * stored locally for the same user. Errors: `validation`, `unauthorized`, `offline` (first
+   * sign-in of this user on this device needs the relay).
+   */
+  async setUser(userId: string, userKey: string, username?: string, avatarURL?: string): Promise<UserProfile> {
+    if (!isUserId(userId)) throw new ParlorError('validation', 'a user id is 1–128 characters of A–Z a–z 0–9 . _ @ + -')
+    if (typeof userKey !== 'string' || userKey.length === 0) throw new ParlorError('validation', 'userKey must be a non-empty string')
+    const stored = (await this.db.meta.get('session')) as SessionRow | undefined
+    this.credentials = { userId, userKey }
+    let session: SessionRow
+    try {
+      const res = await requestSession(this.urls, { userId, userKey, ...(username !== undefined && { username }), ...(avatarURL !== undefined && { avatarUrl: avatarURL }) }, this.fetchFn)
+      session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
+    } catch (e) {
+      if (!isParlorError(e, 'offline') || stored?.user.userId !== userId) throw e
+      session = stored
+    }
+    if (stored && stored.user.userId !== userId) await this.clearLocalData()
+    await this.db.transaction('rw', this.db.meta, this.db.users, async () => {
+      await this.db.meta.put(session)
+      await this.db.users.put(session.user)
+    })
+    const switching = this.session !== undefined && this.session.user.userId !== userId
+    this.session = session
+    if (switching) await this.conn.stop()
+    this.conn.start()
+    await this.refreshStatus()
+    return session.user
+  }
+
+  /** The signed-in user, if any. */
+  currentUser(): UserProfile | undefined {
+    return this.session?.user
+  }
+
+  private me(): UserProfile {
+    if (!this.session) throw new ParlorError('unauthorized', 'call setUser first')
+    return this.session.user
+  }
+
+  private async clearLocalData(): Promise<void> {
+    await this.db.transaction('rw', ALL_TABLES.map((t) => this.db.table(t)), async () => {
+      for (const t of ALL_TABLES) await this.db.table(t).clear()
+    })
+  }
+
+  private async hello(): Promise<UpFrame | undefined> {
+    if (!this.session) return undefined
+    if (this.session.expiresAt <= Date.now() + 60_000 && this.credentials) {
+      const res = await requestSession(this.urls, this.credentials, this.fetchFn)
+      this.session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
+      await this.db.meta.put(this.session)
+    }
+    const cursor = ((await this.db.meta.get('cursor')) as CursorRow | undefined)?.cursor ?? 0
+    return { type: 'hello', protocolVersion: PROTOCOL_VERSION, token: this.session.token, cursor }
+  }
+
+  // ---- frames from the relay --------------------------------------------------------------------
+
+  private async onFrame(frame: DownFrame): Promise<void> {
+    switch (frame.type) {
+      case 'sync': {
+        const isHelloAnswer = this.awaitingHelloSync
+        const changes = await this.writer.applySync(frame, isHelloAnswer)
+        if (isHelloAnswer) {
+          this.awaitingHelloSync = false
+          this.caughtUp = true
+          this.outbox.enable()
+        }
+        await this.publish(changes)
+        break
+      }
+      case 'change':
+        await this.publish(await this.writer.applyChange(frame))
+        break
+      case 'ack': {
+        this.outbox.acknowledged(frame.results)
+        const changes = await this.writer.settle(frame.results, (n) => backoffDelay(n, this.backoff))
+        await this.publish(changes)
+        void this.outbox.flush()
+        break
+      }
+      case 'result':
+        this.relay.settle(frame)
+        break
+      case 'error':
+        if (frame.ref !== undefined) this.relay.fail(frame.ref, frame.error)
+        else this.logger.warn('relay refused a frame', { error: frame.error })
+        break
+      case 'pong':
+        break
+    }
+  }
+
+  private onClose(code: number): void {
+    this.caughtUp = false
+    this.awaitingHelloSync = false
+    this.outbox.disable()
+    this.relay.disconnected()
+    if (this.session && (code === 4001 || code === 4002)) this.session = { ...this.session, expiresAt: 0 }
+    void this.refreshStatus()
+  }
+
+  /** Emits events for what a write changed (after its transaction committed). */
+  private async publish(ch: Changes): Promise<void> {
+    for (const { row, error } of ch.failed) this.events.emit('mutation:failed', { mutation: row.mutation, error })
+    for (const id of ch.roomIds) {
+      if (ch.removedRoomIds.has(id)) continue
+      const room = await this.reader.room(id, { participants: false })
+      if (room) this.events.emit('room', room)
+      if (room && ch.optionsRoomIds.has(id)) this.events.emit('options', { roomId: id, options: room.options })
+    }
+    for (const id of ch.removedRoomIds) this.events.emit('room:removed', { roomId: id })
+    for (const c of ch.comments) {
+      const [comment] = await this.reader.comments(c.roomId, { limit: 1, before: c.id + 1 })
+      if (comment) this.events.emit('comment', comment)
+    }
+    await this.refreshStatus()
+  }
+
+  // ---- status and sync --------------------------------------------------------------------------
+
+  /** Online state, queued mutations and last catch-up time. */
+  status(): EngineStatus {
+    return { ...this.current }
+  }
+
+  private async refreshStatus(): Promise<void> {
+    if (this.closed) return
+    const [pending, oldest, cursor] = await Promise.all([
+      this.db.outbox.count(),
+      this.db.outbox.orderBy('seq').first(),
+      this.db.meta.get('cursor') as Promise<CursorRow | undefined>,
+    ])
+    const next: EngineStatus = { online: this.caughtUp, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt }
+    const changed = JSON.stringify(next) !== JSON.stringify(this.current)
+    this.current = next
+    if (changed) this.events.emit('status', this.status())
+    if (next.online && next.pending === 0 && this.outbox.inFlightCount === 0) {
+      for (const w of this.idleWaiters.splice(0)) w.resolve()
+    }
+  }
+
+  /** Resolves once the outbox is empty and the cache has caught up with the relay. */
+  sync(): Promise<void> {
+    if (this.closed) return Promise.reject(new ParlorError('closed', 'the engine is closed'))
+    this.me()
+    return new Promise((resolve, reject) => {
+      this.idleWaiters.push({ resolve, reject })
+      void this.refreshStatus()
+    })
+  }
+
+  /** Queued mutations with their attempts and last error, oldest first. */
+  async pendingMutations(): Promise<PendingMutation[]> {
+    const rows = await this.db.outbox.orderBy('seq').toArray()
+    return rows.map((r: OutboxRow) => ({
+      id: r.id,
+      name: r.mutation.name,
+      roomId: r.roomId,
+      createdAt: r.createdAt,
+      attempts: r.attempts,
+      ...(r.lastError && { lastError: r.lastError }),
+    }))
+  }
+
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof EngineEvents & string>(event: K, fn: (value: EngineEvents[K]) => void): () => void {
+    return this.events.on(event, fn)
+  }
+
+  /** Takes the engine offline on purpose (mutations keep queueing); `connect()` goes back online. */
+  async disconnect(): Promise<void> {
+    await this.conn.stop()
+  }
+
+  connect(): void {
+    if (this.session && !this.closed) this.conn.start()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.conn.stop()
+    this.closed = true
+    this.outbox.disable()
+    for (const w of this.idleWaiters.splice(0)) w.reject(new ParlorError('closed', 'the engine is closed'))
+    this.db.close()
+  }
+
+  // ---- mutations --------------------------------------------------------------------------------
+
+  /** Writes a mutation to the outbox: that row is the optimistic change (reads apply it). */
+  private async enqueue<N extends MutationName>(name: N, args: MutationArgs<N>): Promise<Mutation> {
+    if (this.closed) throw new ParlorError('closed', 'the engine is closed')
+    this.me()
+    const m = buildMutation(name, args, nanoid(), Date.now())
+    await this.db.outbox.add({ id: m.id, roomId: m.args.roomId, mutation: m, createdAt: m.createdAt, attempts: 0 })
+    void this.outbox.flush()
+    await this.refreshStatus()
+    return m
+  }
+
+  private async visibleRoom(roomId: string): Promise<Room> {
+    const room = await this.reader.room(roomId)
+    if (!room) throw new ParlorError('internal', `room ${roomId} vanished after a local write`)
+    this.events.emit('room', room)
+    return room
+  }
+
+  /** A room the user is in, from the cache; `not_found`/`forbidden` otherwise. */
+  private async memberRoom(roomId: string): Promise<Room> {
+    const room = await this.reader.room(roomId)
+    if (!room) throw new ParlorError('not_found', `room ${roomId} is not one of your rooms`)
+    if (room.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
+    return room
+  }
+
+  /** Gets or creates the 1-on-1 room with `userId` (one room however many times, even offline). */
+  async chatTarget(userId: string, options?: unknown): Promise<Room> {
+    if (!isUserId(userId)) throw new ParlorError('validation', 'userId is not a valid user id')
+    const args = chatTargetArgs(this.me().userId, userId, roomExtras(options).options)
+    await this.enqueue('chatTarget', args)
+    return this.visibleRoom(args.roomId)
+  }
+
+  /** Creates a new group of the current user and `userIds` (deduplicated). */
+  async createGroupRoom(roomName: string, userIds: string[], options?: unknown): Promise<Room> {
+    const ids = checkIdList(userIds, 'userIds')
+    const args = groupArgs(nanoid(), this.me().userId, roomName, ids, roomExtras(options))
+    await this.enqueue('createGroupRoom', args)
+    return this.visibleRoom(args.roomId)
+  }
+
+  /** Gets or creates channel `uniqueId`, joining it; a name or avatar given updates them. */
+  async getOrCreateRoomByChannel(uniqueId: string, name?: string, avatarURL?: string, options?: unknown): Promise<Room> {
+    const extras = roomExtras(options)
+    const args = channelArgs(uniqueId, {
+      ...(name !== undefined && { name }),
+      ...(avatarURL !== undefined && { avatarUrl: avatarURL }),
+      ...(extras.options && { options: extras.options }),
+    })
+    await this.enqueue('getOrCreateChannel', args)
+    return this.visibleRoom(args.roomId)
+  }
+
+  /** Renames a group or channel, changes its avatar, or replaces its options map. */
+  async updateRoom(params: UpdateRoomParams): Promise<Room> {
+    const roomId = params?.id
+    if (typeof roomId !== 'string') throw new ParlorError('validation', 'id is required')
+    assertManageable(roomId, 'updateRoom')
+    const current = await this.memberRoom(roomId)
+    const name = pick<string | undefined>(params, 'room_name', 'roomName', undefined) ?? params.name
+    const avatarUrl = pick<string | undefined>(params, 'avatar_url', 'avatarUrl', undefined)
+    const args: MutationArgs<'updateRoom'> = { roomId }
+    if (name !== undefined) args.name = name
+    if (avatarUrl !== undefined) args.avatarUrl = avatarUrl
+    if (params.options !== undefined) {
+      const target = roomExtras({ options: params.options }).options ?? {}
+      const patch = diffOptions(current.options, target)
+      applyOptionsPatch(current.options, patch)
+      if (Object.keys(patch).length > 0) args.options = patch
+    }
+    await this.enqueue('updateRoom', args)
+    return this.visibleRoom(roomId)
+  }
+
+  /** Sets or deletes single option keys (a merge patch), leaving other keys alone. */
+  async patchOptions(roomId: string, patch: Record<string, string | null>): Promise<Room> {
+    assertManageable(roomId, 'changing options')
+    const current = await this.memberRoom(roomId)
+    applyOptionsPatch(current.options, patch)
+    await this.enqueue('updateRoom', { roomId, options: patch })
+    return this.visibleRoom(roomId)
+  }
+
+  /** Adds users to a group (or channel); resolves with the participants added. */
+  async addParticipantsToGroup(roomId: string, userIds: string[]): Promise<Participant[]> {
+    const ids = checkIdList(userIds, 'userIds')
+    assertManageable(roomId, 'addParticipantsToGroup')
+    await this.memberRoom(roomId)
+    const before = new Set((await this.reader.participants(roomId, 1, Infinity))?.map((p) => p.userId))
+    await this.enqueue('addParticipants', { roomId, userIds: ids })
+    const after = (await this.reader.participants(roomId, 1, Infinity)) ?? []
+    await this.visibleRoom(roomId)
+    return after.filter((p) => !before.has(p.userId) && ids.includes(p.userId))
+  }
+
+  /** Removes users from a group (or channel); resolves with the ids removed. */
+  async removeParticipantsFromGroup(roomId: string, userIds: string[]): Promise<string[]> {
+    const ids = checkIdList(userIds, 'userIds')
+    assertManageable(roomId, 'removeParticipantsFromGroup')
+    await this.memberRoom(roomId)
+    const before = new Set((await this.reader.participants(roomId, 1, Infinity))?.map((p) => p.userId))
+    await this.enqueue('removeParticipants', { roomId, userIds: ids })
+    if (ids.includes(this.me().userId)) this.events.emit('room:removed', { roomId })
+    else await this.visibleRoom(roomId)
+    return [...new Set(ids)].filter((id) => before.has(id))
+  }
+
+  /** Sends a comment: resolves at once with it `pending`; it becomes `sent` when the relay stores it. */
+  async sendComment(roomId: string, text: string, opts: { uniqueId?: string; type?: 'text' | 'custom'; payload?: Record<string, unknown>; extras?: Record<string, unknown> } = {}): Promise<Comment> {
+    await this.memberRoom(roomId)
+    const uniqueId = opts.uniqueId ?? nanoid()
+    const m = await this.enqueue('sendComment', {
+      roomId,
+      uniqueId,
+      text,
+      type: opts.type ?? 'text',
+      ...(opts.payload && { payload: opts.payload }),
+      ...(opts.extras && { extras: opts.extras }),
+    })
+    const comments = await this.reader.comments(roomId, { limit: LIMITS.maxCommentsLimit })
+    const comment = comments.find((c) => c.uniqueId === uniqueId && c.status === 'pending')
+    if (!comment) throw new ParlorError('internal', `comment ${m.id} vanished after a local write`)
+    this.events.emit('comment', comment)
+    await this.visibleRoom(roomId)
+    return comment
+  }
+
+  /** Moves the user's read pointer in a room forward. */
+  async markAsRead(roomId: string, commentId: number): Promise<void> {
+    await this.memberRoom(roomId)
+    await this.enqueue('markAsRead', { roomId, commentId })
+    await this.visibleRoom(roomId)
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  /** A room with its newest 20 comments (oldest first); asks the relay only for rooms never cached. */
+  async getRoomById(roomId: string): Promise<Room & { comments: Comment[] }> {
+    if (typeof roomId !== 'string' || !roomTypeOf(roomId)) throw new ParlorError('validation', 'roomId is not a room id')
+    const local = await this.reader.roomWithComments(roomId, LIMITS.roomComments)
+    if (local?.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
+    if (local) return local
+    return this.relay.roomById(roomId, this.me().userId)
+  }
+
+  /** Rooms by ids and/or unique ids that the user is (or, with show_removed, was) in. */
+  async getRoomsInfo(params: RoomsInfoParams = {}): Promise<Room[]> {
+    const roomIds = checkIdList(pick(params, 'room_ids', 'roomIds', []), 'room_ids', LIMITS.maxRoomsPerRequest)
+    const uniqueIds = checkIdList(pick(params, 'room_unique_ids', 'roomUniqueIds', []), 'room_unique_ids', LIMITS.maxRoomsPerRequest)
+    if (roomIds.length + uniqueIds.length > LIMITS.maxRoomsPerRequest) {
+      throw new ParlorError('validation', `at most ${LIMITS.maxRoomsPerRequest} rooms per request`)
+    }
+    return this.reader.roomsInfo({
+      roomIds,
+      uniqueIds,
+      showParticipants: checkBool(pick(params, 'show_participants', 'showParticipants', true), 'show_participants'),
+      showRemoved: checkBool(pick(params, 'show_removed', 'showRemoved', false), 'show_removed'),
+    })
+  }
+
+  /** The user's rooms, newest activity first. */
+  async loadRoomList(params: RoomListParams = {}): Promise<Room[]> {
+    const { page, limit } = checkPage(pick(params, 'page', 'page', 1), pick(params, 'limit', 'limit', 20), LIMITS.maxRoomListLimit)
+    return this.reader.roomList({
+      page,
+      limit,
+      showParticipants: checkBool(pick(params, 'show_participants', 'showParticipants', false), 'show_participants'),
+      showEmpty: checkBool(pick(params, 'show_empty', 'showEmpty', false), 'show_empty'),
+    })
+  }
+
+  /** Participants of a room by its unique id, paged in join order. Channels ask the relay when online. */
+  async getParticipants(roomUniqueId: string, page = 1, limit = 100): Promise<Participant[]> {
+    if (typeof roomUniqueId !== 'string' || roomUniqueId.length === 0) throw new ParlorError('validation', 'roomUniqueId is required')
+    const bounds = checkPage(page, limit, LIMITS.maxParticipantsLimit)
+    const roomId = roomIdFromUniqueId(roomUniqueId)
+    if (roomTypeOf(roomId) !== 'channel' || !this.relay.isReady()) {
+      const local = await this.reader.participants(roomId, bounds.page, bounds.limit)
+      if (local) return local
+      const room = await this.reader.room(roomId, { participants: false })
+      if (room?.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
+    }
+    return this.relay.participants(roomUniqueId, bounds.page, bounds.limit)
+  }
+
+  /** Sum of unread comments over the user's rooms. */
+  getTotalUnreadCount(): Promise<number> {
+    this.me()
+    return this.reader.totalUnread()
+  }
+
+  /** Comments before `before` (newest `limit`, oldest first); fetches from the relay what was never cached. */
+  async loadComments(roomId: string, opts: { before?: number; limit?: number } = {}): Promise<Comment[]> {
+    const { limit } = checkPage(1, opts.limit ?? 20, LIMITS.maxCommentsLimit)
+    const before = opts.before
+    if (before !== undefined && (!Number.isInteger(before) || before < 0)) throw new ParlorError('validation', 'before must be a comment id')
+    const room = await this.reader.room(roomId, { participants: false })
+    if (room?.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
+    const local = room ? await this.reader.comments(roomId, { limit, ...(before !== undefined && { before }) }) : []
+    const stored = local.filter((c) => c.id !== undefined)
+    const lowest = stored[0]?.id
+    const isContiguous = stored.every((c, i) => i === 0 || c.id === stored[i - 1]!.id! + 1)
+    const isComplete = room !== undefined && isContiguous && (local.length >= limit || lowest === 1 || (lowest === undefined && !room.lastComment))
+    if (isComplete || !this.relay.isReady()) return local
+    const remote = await this.relay.comments(roomId, limit, before)
+    const pending = local.filter((c) => c.status === 'pending')
+    return [...remote, ...pending].slice(-limit)
+  }
+
+  /** The room's options as a live key–value handle. */
+  options(roomId: string): OptionsHandle {
+    return new OptionsHandle(roomId, {
+      read: async () => (await this.reader.room(roomId, { participants: false }))?.options ?? {},
+      patch: async (p) => void (await this.patchOptions(roomId, p)),
+      onChange: (fn) => this.on('options', (e) => e.roomId === roomId && fn(e.options)),
+    })
+  }
+
+  /** A reactive query (Dexie liveQuery): re-runs whenever the tables it reads change, in any tab. */
+  live(query: LiveQuery): Observable<unknown> {
+    switch (query.type) {
+      case 'roomList':
+        return liveQuery(() => this.loadRoomList(query))
+      case 'room':
+        return liveQuery(() => this.reader.roomWithComments(query.roomId, LIMITS.roomComments))
+      case 'participants':
+        return liveQuery(() => this.reader.participants(roomIdFromUniqueId(query.roomUniqueId), query.page ?? 1, query.limit ?? 100))
+    }
+  }
+}
+
+/** Creates an engine. Call `setUser` before anything else. */
+export function createEngine(options: EngineOptions): Engine {
+  return new Engine(options)
+}

@@ -1,0 +1,138 @@
+import { CLOSE_CODES, decodeDownFrame, encodeFrame, type DownFrame, type UpFrame } from '@parlor/protocol'
+import { backoffDelay, defaultBackoff, type Backoff } from '../core/backoff.js'
+import type { Logger } from '../core/logger.js'
+
+/** The part of the WebSocket API the engine uses (browsers' WebSocket and the `ws` package fit). */
+export interface SocketLike {
+  readonly readyState: number
+  onopen: ((ev: unknown) => void) | null
+  onmessage: ((ev: { data: unknown }) => void) | null
+  onclose: ((ev: { code: number; reason: string }) => void) | null
+  onerror: ((ev: unknown) => void) | null
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+export type WebSocketCtor = new (url: string) => SocketLike
+
+export interface ConnectionOptions {
+  urls: readonly string[]
+  WebSocket: WebSocketCtor
+  /** Builds the hello frame (fresh token and cursor); undefined when there is no session yet. */
+  hello(): Promise<UpFrame | undefined>
+  /** Handles each frame, strictly one after another, in arrival order. */
+  onFrame(frame: DownFrame): Promise<void>
+  onOpen(): void
+  onClose(code: number, reason: string): void
+  logger: Logger
+  backoff?: Backoff
+}
+
+const OPEN = 1
+
+/**
+ * One websocket to the relay for every room, reconnecting with jittered exponential backoff and
+ * moving to the next relay URL after a failure (failover between relay nodes).
+ */
+export class Connection {
+  private socket: SocketLike | undefined
+  private attempt = 0
+  private urlIndex = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private wanted = false
+  private queue: Promise<void> = Promise.resolve()
+
+  constructor(private readonly opts: ConnectionOptions) {}
+
+  get isOpen(): boolean {
+    return this.socket?.readyState === OPEN
+  }
+
+  start(): void {
+    if (this.wanted) return
+    this.wanted = true
+    this.attempt = 0
+    void this.open()
+  }
+
+  /** Closes the socket and stops reconnecting; resolves once queued frames are handled. */
+  async stop(): Promise<void> {
+    this.wanted = false
+    clearTimeout(this.timer)
+    const s = this.socket
+    this.socket = undefined
+    if (s) {
+      s.onclose = null
+      s.onmessage = null
+      s.close(1000, 'closed by the engine')
+      this.opts.onClose(1000, 'closed by the engine')
+    }
+    await this.queue
+  }
+
+  /** Sends a frame if the socket is open; false otherwise (the caller retries after reconnect). */
+  send(frame: UpFrame): boolean {
+    if (!this.socket || this.socket.readyState !== OPEN) return false
+    this.socket.send(encodeFrame(frame))
+    return true
+  }
+
+  /** Drops the current socket and reconnects soon (e.g. after a token refresh). */
+  reconnect(): void {
+    this.socket?.close(1000, 'reconnecting')
+  }
+
+  private async open(): Promise<void> {
+    if (!this.wanted) return
+    const hello = await this.opts.hello().catch((e: unknown) => {
+      this.opts.logger.warn('could not prepare hello', { error: String(e) })
+      return undefined
+    })
+    if (!this.wanted) return
+    if (!hello) return this.retry()
+    const base = this.opts.urls[this.urlIndex % this.opts.urls.length]!
+    const url = new URL('/v1/socket', base)
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+    let socket: SocketLike
+    try {
+      socket = new this.opts.WebSocket(url.toString())
+    } catch (e) {
+      this.opts.logger.warn('socket constructor failed', { error: String(e) })
+      return this.retry()
+    }
+    this.socket = socket
+    socket.onopen = () => {
+      socket.send(encodeFrame(hello))
+      this.opts.onOpen()
+    }
+    socket.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') return
+      const text = ev.data
+      this.queue = this.queue.then(async () => {
+        let frame: DownFrame
+        try {
+          frame = decodeDownFrame(text)
+        } catch (e) {
+          this.opts.logger.warn('dropping an invalid frame from the relay', { error: String(e) })
+          return
+        }
+        if (frame.type === 'sync') this.attempt = 0
+        await this.opts.onFrame(frame).catch((e: unknown) => this.opts.logger.error('frame handler failed', { error: String(e) }))
+      })
+    }
+    socket.onerror = () => {}
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return
+      this.socket = undefined
+      this.opts.onClose(ev.code, ev.reason)
+      if (ev.code !== 1000 || this.wanted) this.urlIndex += ev.code === CLOSE_CODES.goingAway || ev.code === 1006 ? 1 : 0
+      this.retry()
+    }
+  }
+
+  private retry(): void {
+    if (!this.wanted) return
+    const delay = backoffDelay(this.attempt++, this.opts.backoff ?? defaultBackoff)
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.open(), delay)
+  }
+}

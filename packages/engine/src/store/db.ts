@@ -1,0 +1,33 @@
+import { Dexie, type EntityTable } from 'dexie'
+import type { CommentRow, MetaRow, OutboxRow, ParticipantRow, RoomRow, UserRow } from './rows.js'
+
+export interface DbOptions {
+  indexedDB?: IDBFactory
+  IDBKeyRange?: typeof IDBKeyRange
+}
+
+export type ParlorDb = Dexie & {
+  rooms: EntityTable<RoomRow, 'id'>
+  participants: Dexie.Table<ParticipantRow, [string, string]>
+  comments: Dexie.Table<CommentRow, [string, number]>
+  outbox: EntityTable<OutboxRow, 'seq'>
+  meta: Dexie.Table<MetaRow, string>
+  users: EntityTable<UserRow, 'userId'>
+}
+
+/** Opens (creating or upgrading) the engine's database. One database per user profile. */
+export function openDb(name: string, options: DbOptions = {}): ParlorDb {
+  const deps = options.indexedDB ? { indexedDB: options.indexedDB, IDBKeyRange: options.IDBKeyRange! } : undefined
+  const db = new Dexie(name, deps) as ParlorDb
+  db.version(1).stores({
+    rooms: 'id, &uniqueId, [removedKey+lastActivityAt], [removedKey+hasCommentsKey+lastActivityAt]',
+    participants: '[roomId+userId], [roomId+joinedAt+userId], userId',
+    comments: '[roomId+id], uniqueId',
+    outbox: '++seq, &id, roomId',
+    meta: 'key',
+    users: 'userId',
+  })
+  return db
+}
+
+export const ALL_TABLES = ['rooms', 'participants', 'comments', 'outbox', 'meta', 'users'] as const

@@ -1,0 +1,195 @@
+import { Dexie } from 'dexie'
+import type { Comment, Mutation, Participant, Room, UserProfile } from '@parlor/protocol'
+import { byJoinOrder, overlayRoom, type RoomBase, type VisibleRoom } from '../core/overlay.js'
+import { otherUserOf, pendingToComment, statusFor, toComment, toParticipant, toRoom } from '../core/present.js'
+import type { ParlorDb } from './db.js'
+import type { CommentRow, ParticipantRow, RoomRow } from './rows.js'
+
+export interface RoomListQuery {
+  page: number
+  limit: number
+  showParticipants: boolean
+  showEmpty: boolean
+}
+
+/** What a visible-room read should load besides the room row. */
+interface Needs {
+  participants?: boolean
+  comments?: boolean
+}
+
+/**
+ * Every read of the engine, answered from IndexedDB alone: base rows with the outbox applied on top.
+ * Reads run inside one read-only transaction so they see one consistent state, and are plain async
+ * functions of the database, so `liveQuery` can re-run them when any table they touch changes.
+ */
+export class Reader {
+  constructor(
+    private readonly db: ParlorDb,
+    private readonly me: () => UserProfile,
+  ) {}
+
+  private read<T>(fn: () => Promise<T>): Promise<T> {
+    const { rooms, participants, comments, outbox, users } = this.db
+    return this.db.transaction('r', [rooms, participants, comments, outbox, users], fn)
+  }
+
+  /** Queued mutations grouped by room, each group in the order it was made. */
+  private async pendingByRoom(): Promise<Map<string, Mutation[]>> {
+    const rows = await this.db.outbox.orderBy('seq').toArray()
+    const byRoom = new Map<string, Mutation[]>()
+    for (const r of rows) {
+      const list = byRoom.get(r.roomId)
+      if (list) list.push(r.mutation)
+      else byRoom.set(r.roomId, [r.mutation])
+    }
+    return byRoom
+  }
+
+  private async profiles(ids: Iterable<string>): Promise<Map<string, UserProfile>> {
+    const unique = [...new Set(ids)]
+    const rows = await this.db.users.bulkGet(unique)
+    const map = new Map<string, UserProfile>()
+    rows.forEach((r, i) => map.set(unique[i]!, r ?? { userId: unique[i]!, username: unique[i]!, avatarUrl: '' }))
+    return map
+  }
+
+  private async roomParticipants(roomId: string): Promise<ParticipantRow[]> {
+    return this.db.participants.where('[roomId+userId]').between([roomId, Dexie.minKey], [roomId, Dexie.maxKey]).toArray()
+  }
+
+  private async newestComments(roomId: string, limit: number, before = Infinity): Promise<CommentRow[]> {
+    const rows = await this.db.comments
+      .where('[roomId+id]')
+      .between([roomId, -Infinity], [roomId, before], false, false)
+      .reverse()
+      .limit(limit)
+      .toArray()
+    return rows.reverse()
+  }
+
+  private async visible(roomId: string, pending: readonly Mutation[], needs: Needs, room?: RoomRow): Promise<VisibleRoom> {
+    const base: RoomBase = { room: room ?? (await this.db.rooms.get(roomId)) }
+    if (needs.participants || pending.length > 0) base.participants = await this.roomParticipants(roomId)
+    if (needs.comments || pending.some((m) => m.name === 'markAsRead' || m.name === 'sendComment')) {
+      base.comments = await this.newestComments(roomId, 200)
+    }
+    const addedIds = pending.flatMap((m) =>
+      m.name === 'addParticipants' || m.name === 'createGroupRoom' ? m.args.userIds : m.name === 'chatTarget' ? [m.args.userId] : [],
+    )
+    const known = await this.profiles(addedIds)
+    return overlayRoom(base, pending, { me: this.me(), profileOf: (id) => known.get(id)! })
+  }
+
+  private async present(views: VisibleRoom[], showParticipants: boolean): Promise<Room[]> {
+    const me = this.me().userId
+    const others = views.filter((v) => v.room?.type === 'single').map((v) => otherUserOf(v.room!.id, me))
+    const names = await this.profiles(others)
+    const usernameOf = (id: string) => names.get(id)?.username ?? id
+    return views.flatMap((v) => toRoom(v, { me, showParticipants, usernameOf }) ?? [])
+  }
+
+  /** The visible room, or undefined if the cache has never held it. */
+  async room(roomId: string, opts: { participants?: boolean } = {}): Promise<Room | undefined> {
+    return this.read(async () => {
+      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const v = await this.visible(roomId, pending, { participants: opts.participants ?? true })
+      return (await this.present([v], opts.participants ?? true))[0]
+    })
+  }
+
+  /** A room and its newest comments (pending ones last), oldest first. */
+  async roomWithComments(roomId: string, limit: number): Promise<(Room & { comments: Comment[] }) | undefined> {
+    return this.read(async () => {
+      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const v = await this.visible(roomId, pending, { participants: true, comments: true })
+      const room = (await this.present([v], true))[0]
+      if (!room) return undefined
+      return { ...room, comments: await this.commentsOf(roomId, v, { limit }) }
+    })
+  }
+
+  private async commentsOf(roomId: string, v: VisibleRoom, q: { limit: number; before?: number }): Promise<Comment[]> {
+    const me = this.me().userId
+    const base = await this.newestComments(roomId, q.limit, q.before)
+    const merged = [...base.map((c) => toComment(c, statusFor(c, me, v.participants)))]
+    if (q.before === undefined) merged.push(...v.pendingComments.map(pendingToComment))
+    return merged.slice(-q.limit)
+  }
+
+  /** Cached comments before `before` (newest `limit`, oldest first), pending ones included on the first page. */
+  async comments(roomId: string, q: { limit: number; before?: number }): Promise<Comment[]> {
+    return this.read(async () => {
+      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const v = await this.visible(roomId, pending, { participants: true })
+      return this.commentsOf(roomId, v, q)
+    })
+  }
+
+  async roomList(q: RoomListQuery): Promise<Room[]> {
+    return this.read(async () => {
+      const pending = await this.pendingByRoom()
+      const [index, lo, hi] = q.showEmpty
+        ? ['[removedKey+lastActivityAt]', [0, -Infinity], [0, Infinity]]
+        : ['[removedKey+hasCommentsKey+lastActivityAt]', [0, 1, -Infinity], [0, 1, Infinity]]
+      const offset = (q.page - 1) * q.limit
+      const ordered = this.db.rooms.where(index).between(lo, hi, true, true).reverse()
+      let views: VisibleRoom[]
+      if (pending.size === 0) {
+        const rows = await ordered.offset(offset).limit(q.limit).toArray()
+        views = await Promise.all(rows.map((r) => this.visible(r.id, [], { participants: q.showParticipants }, r)))
+      } else {
+        const rows = await ordered.filter((r) => !pending.has(r.id)).limit(offset + q.limit).toArray()
+        const changed = await Promise.all([...pending].map(([id, ms]) => this.visible(id, ms, { participants: true })))
+        const listed = changed.filter((v) => v.room && !v.room.isRemoved && (q.showEmpty || v.room.hasComments))
+        const baseViews = await Promise.all(rows.map((r) => this.visible(r.id, [], { participants: q.showParticipants }, r)))
+        views = [...baseViews, ...listed].sort(byActivity).slice(offset, offset + q.limit)
+      }
+      return this.present(views, q.showParticipants)
+    })
+  }
+
+  /** Rooms by id and unique id that the user is (or, with showRemoved, was) in. */
+  async roomsInfo(q: { roomIds: string[]; uniqueIds: string[]; showParticipants: boolean; showRemoved: boolean }): Promise<Room[]> {
+    return this.read(async () => {
+      const pending = await this.pendingByRoom()
+      const byUnique = await this.db.rooms.where('uniqueId').anyOf(q.uniqueIds).toArray()
+      const ids = [...new Set([...q.roomIds, ...byUnique.map((r) => r.id), ...q.uniqueIds.filter((u) => pending.has(u))])]
+      const views = await Promise.all(ids.map((id) => this.visible(id, pending.get(id) ?? [], { participants: q.showParticipants })))
+      const kept = views.filter((v) => v.room && (q.showRemoved || !v.room.isRemoved))
+      return this.present(kept, q.showParticipants)
+    })
+  }
+
+  /** Active participants of a cached room, in stable order; undefined if the room is not cached. */
+  async participants(roomId: string, page: number, limit: number): Promise<Participant[] | undefined> {
+    return this.read(async () => {
+      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const v = await this.visible(roomId, pending, { participants: true })
+      if (!v.room || v.room.isRemoved) return undefined
+      const list = (v.participants ?? []).sort(byJoinOrder)
+      return list.slice((page - 1) * limit, page * limit).map(toParticipant)
+    })
+  }
+
+  async totalUnread(): Promise<number> {
+    return this.read(async () => {
+      const pending = await this.pendingByRoom()
+      let total = 0
+      await this.db.rooms.where('[removedKey+lastActivityAt]').between([0, -Infinity], [0, Infinity]).each((r) => {
+        if (!pending.has(r.id)) total += r.unreadCount
+      })
+      for (const [id, ms] of pending) {
+        const v = await this.visible(id, ms, {})
+        if (v.room && !v.room.isRemoved) total += v.room.unreadCount
+      }
+      return total
+    })
+  }
+}
+
+function byActivity(a: VisibleRoom, b: VisibleRoom): number {
+  const x = a.room!
+  const y = b.room!
+  return y.lastActivityAt - x.lastActivityAt || (y.id > x.id ? 1 : y.id < x.id ? -1 : 0)
+}

@@ -1,0 +1,48 @@
+import type { CommentRecord, MemberRoomRecord, Mutation, ParticipantRecord, UserProfile, WireError } from '@parlor/protocol'
+
+/**
+ * Rows of the engine's IndexedDB database. The `rooms`, `participants` and `comments` tables hold
+ * the last state the relay sent (the *base*); pending changes live only in `outbox`, and every read
+ * applies them on top (see core/overlay.ts). Writing an outbox row is therefore the optimistic change
+ * itself, and a rollback is its deletion: nothing can drift.
+ */
+export interface RoomRow extends MemberRoomRecord {
+  /** This user's read pointer in the room. */
+  lastReadCommentId: number
+  /** 0/1 copies of booleans, since IndexedDB cannot index booleans. */
+  removedKey: 0 | 1
+  hasCommentsKey: 0 | 1
+}
+
+export type ParticipantRow = ParticipantRecord
+export type CommentRow = CommentRecord
+
+/** A queued mutation, in the order it was made (`seq`). */
+export interface OutboxRow {
+  seq?: number
+  id: string
+  roomId: string
+  mutation: Mutation
+  createdAt: number
+  attempts: number
+  lastError?: WireError
+  /** Epoch ms before which the mutation is not sent again (backoff after a transient failure). */
+  notBefore?: number
+}
+
+export interface SessionRow {
+  key: 'session'
+  user: UserProfile
+  token: string
+  expiresAt: number
+}
+
+export interface CursorRow {
+  key: 'cursor'
+  cursor: number
+  lastSyncAt: number
+}
+
+export type MetaRow = SessionRow | CursorRow
+
+export type UserRow = UserProfile

@@ -1,0 +1,201 @@
+import { Dexie } from 'dexie'
+import type {
+  ChangeFrame,
+  CommentRecord,
+  MemberRoomRecord,
+  MutationResult,
+  ParticipantRecord,
+  RoomRecord,
+  SyncFrame,
+} from '@parlor/protocol'
+import { ParlorError } from '@parlor/protocol'
+import { isUnreadFor } from '../core/overlay.js'
+import type { ParlorDb } from './db.js'
+import type { CommentRow, CursorRow, OutboxRow, RoomRow } from './rows.js'
+
+/** What a write changed, so the engine can emit events after the transaction commits. */
+export interface Changes {
+  roomIds: Set<string>
+  removedRoomIds: Set<string>
+  comments: CommentRow[]
+  optionsRoomIds: Set<string>
+  failed: { row: OutboxRow; error: ParlorError }[]
+}
+
+const emptyChanges = (): Changes => ({
+  roomIds: new Set(),
+  removedRoomIds: new Set(),
+  comments: [],
+  optionsRoomIds: new Set(),
+  failed: [],
+})
+
+/**
+ * Applies what the relay sends to the base tables. Rows carry the relay's version, so a stale row
+ * (an ack overtaken by a newer change) never overwrites a newer one.
+ */
+export class Writer {
+  constructor(
+    private readonly db: ParlorDb,
+    private readonly me: () => string,
+  ) {}
+
+  private write<T>(fn: (ch: Changes) => Promise<T>): Promise<Changes> {
+    const { rooms, participants, comments, outbox, meta, users } = this.db
+    const ch = emptyChanges()
+    return this.db.transaction('rw', [rooms, participants, comments, outbox, meta, users], () => fn(ch)).then(() => ch)
+  }
+
+  /** A catch-up; `advancesCursor` for the answer to hello (a room-scoped sync does not move it). */
+  applySync(frame: SyncFrame, advancesCursor: boolean): Promise<Changes> {
+    return this.write(async (ch) => {
+      if (frame.isFull) {
+        const listed = new Set(frame.rooms.map((r) => r.id))
+        for (const id of await this.db.rooms.toCollection().primaryKeys()) if (!listed.has(id)) await this.dropRoom(id, ch, true)
+      }
+      for (const r of frame.rooms) await this.putMemberRoom(r, ch)
+      await this.putParticipants(frame.participants, ch)
+      await this.putComments(frame.comments, ch, false)
+      for (const r of frame.rooms) if (r.isRemoved) await this.dropRoom(r.id, ch, false)
+      if (advancesCursor) await this.setCursor(frame.cursor, frame.isFull)
+    })
+  }
+
+  applyChange(frame: ChangeFrame): Promise<Changes> {
+    return this.write(async (ch) => {
+      if (frame.room) await this.putRoom(frame.room, ch)
+      if (frame.participants) await this.putParticipants(frame.participants, ch)
+      if (frame.comments) await this.putComments(frame.comments, ch, true)
+      await this.setCursor(frame.seq, false)
+    })
+  }
+
+  /** Settles acknowledged mutations: effects into the base, outbox rows deleted or rescheduled. */
+  settle(results: readonly MutationResult[], backoffMs: (attempts: number) => number): Promise<Changes> {
+    return this.write(async (ch) => {
+      for (const res of results) {
+        const row = await this.db.outbox.where('id').equals(res.mutationId).first()
+        if (!row) continue
+        ch.roomIds.add(row.roomId)
+        if (res.ok) {
+          if (res.value.room) await this.putRoom(res.value.room, ch)
+          if (res.value.participants) await this.putParticipants(res.value.participants, ch)
+          if (res.value.comment) await this.putComments([res.value.comment], ch, true)
+          await this.db.outbox.delete(row.seq!)
+          continue
+        }
+        const error = ParlorError.fromWire(res.error)
+        if (error.retryable) {
+          const attempts = row.attempts + 1
+          await this.db.outbox.update(row.seq!, {
+            attempts,
+            lastError: error.toWire(),
+            notBefore: Date.now() + (error.retryAfterMs ?? backoffMs(attempts)),
+          })
+        } else {
+          await this.db.outbox.delete(row.seq!)
+          ch.failed.push({ row, error })
+        }
+      }
+    })
+  }
+
+  private async setCursor(cursor: number, reset: boolean) {
+    const current = (await this.db.meta.get('cursor')) as CursorRow | undefined
+    const next = reset ? cursor : Math.max(current?.cursor ?? 0, cursor)
+    await this.db.meta.put({ key: 'cursor', cursor: next, lastSyncAt: Date.now() })
+  }
+
+  private async putMemberRoom(r: MemberRoomRecord, ch: Changes) {
+    const existing = await this.db.rooms.get(r.id)
+    const base = existing && existing.version > r.version ? existing : r
+    const row: RoomRow = {
+      ...base,
+      unreadCount: r.unreadCount,
+      isRemoved: r.isRemoved,
+      lastReadCommentId: existing?.lastReadCommentId ?? 0,
+      removedKey: r.isRemoved ? 1 : 0,
+      hasCommentsKey: base.hasComments ? 1 : 0,
+    }
+    await this.db.rooms.put(row)
+    this.noteRoom(existing, row, ch)
+  }
+
+  private async putRoom(r: RoomRecord, ch: Changes) {
+    const existing = await this.db.rooms.get(r.id)
+    if (existing && existing.version > r.version) return
+    const row: RoomRow = {
+      ...r,
+      unreadCount: existing?.unreadCount ?? 0,
+      isRemoved: existing?.isRemoved ?? false,
+      lastReadCommentId: existing?.lastReadCommentId ?? 0,
+      removedKey: existing?.removedKey ?? 0,
+      hasCommentsKey: r.hasComments ? 1 : 0,
+    }
+    await this.db.rooms.put(row)
+    this.noteRoom(existing, row, ch)
+  }
+
+  private noteRoom(before: RoomRow | undefined, after: RoomRow, ch: Changes) {
+    ch.roomIds.add(after.id)
+    if (!before || JSON.stringify(before.options) !== JSON.stringify(after.options)) ch.optionsRoomIds.add(after.id)
+  }
+
+  private async putParticipants(rows: readonly ParticipantRecord[], ch: Changes) {
+    const me = this.me()
+    for (const p of rows) {
+      const existing = await this.db.participants.get([p.roomId, p.userId])
+      if (existing && existing.version > p.version) continue
+      await this.db.participants.put(p)
+      await this.db.users.put({ userId: p.userId, username: p.username, avatarUrl: p.avatarUrl })
+      ch.roomIds.add(p.roomId)
+      if (p.userId !== me) continue
+      if (p.isRemoved) await this.dropRoom(p.roomId, ch, false)
+      else await this.moveReadPointer(p.roomId, p.lastReadCommentId)
+    }
+  }
+
+  /** My read pointer moved (maybe on another device): recount unread from the cached comments. */
+  private async moveReadPointer(roomId: string, lastRead: number) {
+    const room = await this.db.rooms.get(roomId)
+    if (!room) return
+    const me = this.me()
+    let unread = room.unreadCount
+    if (lastRead > room.lastReadCommentId) {
+      const cached = await this.db.comments.where('[roomId+id]').between([roomId, lastRead], [roomId, Infinity], false, true).toArray()
+      unread = Math.min(unread, cached.filter((c) => isUnreadFor(c, me, lastRead)).length)
+    }
+    await this.db.rooms.update(roomId, {
+      lastReadCommentId: Math.max(lastRead, room.lastReadCommentId),
+      unreadCount: unread,
+      isRemoved: false,
+      removedKey: 0,
+    })
+  }
+
+  private async putComments(rows: readonly CommentRecord[], ch: Changes, countUnread: boolean) {
+    const me = this.me()
+    for (const c of rows) {
+      if (await this.db.comments.get([c.roomId, c.id])) continue
+      await this.db.comments.put(c)
+      ch.comments.push(c)
+      ch.roomIds.add(c.roomId)
+      if (!countUnread) continue
+      const room = await this.db.rooms.get(c.roomId)
+      if (room && isUnreadFor(c, me, room.lastReadCommentId)) await this.db.rooms.update(c.roomId, { unreadCount: room.unreadCount + 1 })
+    }
+  }
+
+  /**
+   * The user left or lost the room: keep the room row (marked removed, for `show_removed`) and
+   * drop what only participants may see; `forget` deletes the row too (absent from a full sync).
+   */
+  private async dropRoom(roomId: string, ch: Changes, forget: boolean) {
+    const range: [unknown[], unknown[]] = [[roomId, Dexie.minKey], [roomId, Dexie.maxKey]]
+    await this.db.comments.where('[roomId+id]').between(...range).delete()
+    await this.db.participants.where('[roomId+userId]').between(...range).delete()
+    if (forget) await this.db.rooms.delete(roomId)
+    else await this.db.rooms.update(roomId, { isRemoved: true, removedKey: 1, unreadCount: 0 })
+    ch.removedRoomIds.add(roomId)
+  }
+}
