@@ -162,15 +162,20 @@ export async function signedIn(
   relay: TestRelay,
   userId: string = uid(),
   opts: MakeEngineOptions & { username?: string; avatarUrl?: string } = {},
-): Promise<Engine & { userId: string }> {
+): Promise<SignedEngine> {
   const engine = makeEngine(relay, userId, opts)
   await engine.setUser(userId, keyOf(userId), opts.username ?? `User ${userId}`, opts.avatarUrl)
   return Object.assign(engine, { userId })
 }
 
-/** Signs in several fresh users at once. */
-export function signedInMany(relay: TestRelay, prefixes: string[]): Promise<Array<Engine & { userId: string }>> {
-  return Promise.all(prefixes.map((p) => signedIn(relay, uid(p))))
+export type SignedEngine = Engine & { userId: string }
+
+/** Signs in several fresh users at once (ids made from the prefixes with `uid`). */
+export function signedInMany<const P extends readonly string[]>(
+  relay: TestRelay,
+  prefixes: P,
+): Promise<{ -readonly [K in keyof P]: SignedEngine }> {
+  return Promise.all(prefixes.map((p) => signedIn(relay, uid(p)))) as Promise<any>
 }
 
 /** Every engine's outbox flushed and cache caught up with the relay. */

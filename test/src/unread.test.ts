@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import type { Comment } from '@parlor/protocol'
+import { type Engine, sharedRelay, signedIn, signedInMany, syncAll } from './harness.js'
+
+const relay = sharedRelay()
+
+async function texts(e: Engine, roomId: string): Promise<Comment[]> {
+  return (await e.loadComments(roomId, { limit: 100 })).filter((c) => c.type !== 'system_event')
+}
+
+describe('getTotalUnreadCount', () => {
+  it("counts others' comments after the read pointer, not own comments nor system events, and drops to 0 after markAsRead", async () => {
+    const [alice, bob, carol] = await signedInMany(relay(), ['alice', 'bob', 'carol'])
+    // System events only (create, add member, rename): nothing unread.
+    const group = await bob.createGroupRoom('Unread', [alice.userId])
+    await bob.addParticipantsToGroup(group.id, [carol.userId])
+    await bob.updateRoom({ id: group.id, room_name: 'Unread 2' })
+    const single = await bob.chatTarget(alice.userId)
+    await bob.sync()
+    await alice.sync()
+    expect(await alice.getTotalUnreadCount()).toBe(0)
+
+    for (const t of ['b1', 'b2', 'b3']) await bob.sendComment(group.id, t)
+    await carol.sync()
+    await carol.sendComment(group.id, 'c1')
+    await bob.sendComment(single.id, 's1')
+    await bob.sendComment(single.id, 's2')
+    await alice.sendComment(group.id, 'mine')
+    await syncAll(bob, carol, alice)
+    await alice.sync()
+
+    expect(await alice.getTotalUnreadCount()).toBe(6)
+    const [g] = await alice.getRoomsInfo({ room_ids: [group.id] })
+    const [s] = await alice.getRoomsInfo({ room_ids: [single.id] })
+    expect(g?.unreadCount).toBe(4)
+    expect(s?.unreadCount).toBe(2)
+    expect(await bob.getTotalUnreadCount()).toBe(2) // carol's c1 and alice's "mine"
+
+    // Reading up to b2 leaves b3 and c1 unread in the group (and "mine" never counted).
+    const groupComments = await texts(alice, group.id)
+    const b2 = groupComments.find((c) => c.text === 'b2')!
+    await alice.markAsRead(group.id, b2.id!)
+    expect(await alice.getTotalUnreadCount()).toBe(4)
+    await alice.sync()
+    expect(await alice.getTotalUnreadCount()).toBe(4)
+
+    await alice.markAsRead(group.id, groupComments.at(-1)!.id!)
+    const singleComments = await texts(alice, single.id)
+    await alice.markAsRead(single.id, singleComments.at(-1)!.id!)
+    expect(await alice.getTotalUnreadCount()).toBe(0)
+    await alice.sync()
+    expect(await alice.getTotalUnreadCount()).toBe(0)
+
+    // The read pointer lives on the relay: other participants see it.
+    await expect
+      .poll(async () => {
+        await bob.sync()
+        return (await bob.getParticipants(group.uniqueId)).find((p) => p.userId === alice.userId)?.lastReadCommentId
+      })
+      .toBe(groupComments.at(-1)!.id)
+
+    // A new comment by someone else counts again, live.
+    await carol.sendComment(group.id, 'c2')
+    await carol.sync()
+    await expect.poll(() => alice.getTotalUnreadCount()).toBe(1)
+  })
+
+  it('keeps the read pointer across devices of the same user', async () => {
+    const [alice, bob] = await signedInMany(relay(), ['alice', 'bob'])
+    const room = await bob.chatTarget(alice.userId)
+    for (const t of ['x', 'y']) await bob.sendComment(room.id, t)
+    await bob.sync()
+    await alice.sync()
+    expect(await alice.getTotalUnreadCount()).toBe(2)
+    const last = (await texts(alice, room.id)).at(-1)!
+    await alice.markAsRead(room.id, last.id!)
+    await alice.sync()
+
+    const phone = await signedIn(relay(), alice.userId)
+    await phone.sync()
+    expect(await phone.getTotalUnreadCount()).toBe(0)
+  })
+})
