@@ -1,0 +1,114 @@
+/** Reads: the three queries, the socket catch-up and the room-scoped sync sent to an added user. */
+import {
+  LIMITS,
+  parseWith,
+  querySchema,
+  roomIdFromUniqueId,
+  type MemberRoomRecord,
+  type ParticipantRecord,
+  type QueryValues,
+  type RoomRecord,
+  type SyncFrame,
+} from '@parlor/protocol'
+import type { StorageReader } from '../storage/relay-storage.js'
+import { requireReadable, requireRoom } from './guards.js'
+
+/**
+ * A room as `me` sees it: with their unread count and removal flag. A removed user sees the room as
+ * it was when they left (a newer lastComment is withheld) and no unread comments.
+ */
+export async function memberRoom(reader: StorageReader, room: RoomRecord, me: ParticipantRecord | undefined): Promise<MemberRoomRecord> {
+  if (!me) return { ...room, unreadCount: 0, isRemoved: false }
+  if (me.isRemoved) {
+    const lastComment = room.lastComment && room.lastComment.seq <= me.version ? room.lastComment : null
+    return { ...room, lastComment, unreadCount: 0, isRemoved: true }
+  }
+  const unreadCount = await reader.countUnread(room.id, me.userId, me.lastReadCommentId)
+  return { ...room, unreadCount, isRemoved: false }
+}
+
+/** Runs a validated query for `userId`; throws `validation`, `not_found` or `forbidden`. */
+export async function runQuery(reader: StorageReader, userId: string, body: unknown): Promise<QueryValues[keyof QueryValues]> {
+  const query = parseWith(querySchema, body, 'query')
+  switch (query.name) {
+    case 'getRoomById': {
+      const room = await requireRoom(reader, query.args.roomId)
+      const me = await requireReadable(reader, room, userId)
+      const comments = await reader.listComments(room.id, { limit: LIMITS.roomComments })
+      // A channel's list can be long: page it with getParticipants.
+      const participants = room.type === 'channel' ? [] : await reader.listParticipants(room.id)
+      return { room: await memberRoom(reader, room, me), comments, participants, isParticipant: !!me && !me.isRemoved }
+    }
+    case 'getParticipants': {
+      const { roomUniqueId, page, limit } = query.args
+      const room = await requireRoom(reader, roomIdFromUniqueId(roomUniqueId))
+      await requireReadable(reader, room, userId)
+      return { participants: await reader.listParticipants(room.id, { offset: (page - 1) * limit, limit }) }
+    }
+    case 'loadComments': {
+      const room = await requireRoom(reader, query.args.roomId)
+      await requireReadable(reader, room, userId)
+      const opts = query.args.before === undefined ? { limit: query.args.limit } : { limit: query.args.limit, beforeId: query.args.before }
+      return { comments: await reader.listComments(room.id, opts) }
+    }
+  }
+}
+
+/** A catch-up and the rooms the user is an active participant of (to index the connection by). */
+export interface CatchUp {
+  frame: SyncFrame
+  activeRoomIds: string[]
+}
+
+/**
+ * Everything that changed for `userId` after `cursor` (PROTOCOL.md, socket step 2). A cursor of 0 or
+ * one ahead of the relay (a reset database) gives a full sync. For channels only the user's own
+ * participant row is sent.
+ */
+export async function catchUp(reader: StorageReader, userId: string, cursor: number): Promise<CatchUp> {
+  const current = await reader.currentSeq()
+  const isFull = cursor <= 0 || cursor > current
+  const since = isFull ? 0 : cursor
+  const frame: SyncFrame = { type: 'sync', userId, cursor: current, isFull, rooms: [], participants: [], comments: [] }
+  for (const { room, me } of await reader.listMemberships(userId, since)) {
+    if (me.isRemoved) {
+      // After their removal, a room's changes are none of the removed user's business.
+      if (me.version <= since) continue
+      frame.rooms.push(await memberRoom(reader, room, me))
+      frame.participants.push(me)
+      continue
+    }
+    frame.rooms.push(await memberRoom(reader, room, me))
+    if (room.type === 'channel') {
+      if (me.version > since) frame.participants.push(me)
+    } else {
+      frame.participants.push(...(await reader.listParticipants(room.id, { includeRemoved: true, sinceVersion: since })))
+    }
+    frame.comments.push(...(await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since })))
+  }
+  return { frame, activeRoomIds: await reader.listActiveRoomIds(userId) }
+}
+
+/**
+ * The room-scoped sync a connection receives when its user becomes a participant of `roomId`: the
+ * room, all its participants (only the user's own row for channels) and its newest comments.
+ * `cursor` is the seq of the change that added the user (never the snapshot's, so an engine that
+ * stores it as its cursor cannot skip other rooms' changes). Undefined if the user has no row there.
+ */
+export async function roomSync(
+  reader: StorageReader,
+  userId: string,
+  roomId: string,
+  cursor: number,
+): Promise<{ frame: SyncFrame; isActive: boolean; snapshotSeq: number } | undefined> {
+  const room = await reader.getRoom(roomId)
+  const me = room && (await reader.getParticipant(roomId, userId))
+  if (!room || !me) return undefined
+  const isActive = !me.isRemoved
+  const frame: SyncFrame = { type: 'sync', userId, cursor, isFull: false, rooms: [await memberRoom(reader, room, me)], participants: [me], comments: [] }
+  if (isActive) {
+    if (room.type !== 'channel') frame.participants = await reader.listParticipants(roomId, { includeRemoved: true })
+    frame.comments = await reader.listComments(roomId, { limit: LIMITS.roomComments })
+  }
+  return { frame, isActive, snapshotSeq: await reader.currentSeq() }
+}

@@ -1,0 +1,127 @@
+/**
+ * The relay core: everything the relay does, knowing no transport. HTTP and the socket both call it,
+ * so a mutation behaves the same on either path (exactly once per user and mutation id, published
+ * to live subscribers after commit).
+ */
+import {
+  ParlorError,
+  toParlorError,
+  type MutationName,
+  type MutationResult,
+  type MutationValue,
+  type SessionResponse,
+} from '@parlor/protocol'
+import { issueToken, verifyToken } from '../auth.js'
+import type { Fanout, RelayChange } from '../fanout/fanout.js'
+import type { Logger } from '../logger.js'
+import { createAsyncMutex } from '../storage/async-mutex.js'
+import type { RelayStorage, StorageTx } from '../storage/relay-storage.js'
+import { addParticipants, removeParticipants } from './member-mutations.js'
+import { markAsRead, sendComment } from './comment-mutations.js'
+import type { BatchItem } from './mutation-batch.js'
+import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
+import { chatTarget, createGroupRoom, getOrCreateChannel, updateRoom } from './room-mutations.js'
+import { openSession } from './session.js'
+import { WriteScope } from './write-scope.js'
+
+type Handler = (scope: WriteScope, args: never) => Promise<MutationValue>
+const MUTATIONS: Record<MutationName, Handler> = {
+  chatTarget,
+  createGroupRoom,
+  getOrCreateChannel,
+  updateRoom,
+  addParticipants,
+  removeParticipants,
+  sendComment,
+  markAsRead,
+}
+
+export interface RelayCoreOptions {
+  storage: RelayStorage
+  fanout: Fanout
+  logger: Logger
+  secret: string
+  tokenTtlMs: number
+  now?: () => number
+}
+
+export type RelayCore = ReturnType<typeof createRelayCore>
+
+export function createRelayCore(options: RelayCoreOptions) {
+  const { storage, fanout, logger, secret, tokenTtlMs } = options
+  const now = options.now ?? Date.now
+  // Commit and publish happen under one lock, so changes reach subscribers in seq order.
+  const writeLock = createAsyncMutex()
+
+  /** Runs a write transaction, then publishes the changes it returns, in seq order. */
+  function write<T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>): Promise<T> {
+    return writeLock.run(async () => {
+      const { value, changes } = await storage.transaction(fn)
+      for (const change of changes) await fanout.publish(change)
+      return value
+    })
+  }
+
+  /** Stores `result` unless a result for the id exists already; answers the stored one. */
+  const storeResult = (userId: string, result: MutationResult) =>
+    write(async (tx) => {
+      const stored = await tx.getMutationResult(userId, result.mutationId)
+      if (stored) return { value: stored, changes: [] }
+      await tx.putMutationResult(userId, result.mutationId, result)
+      return { value: result, changes: [] }
+    })
+
+  async function applyOne(userId: string, item: BatchItem): Promise<MutationResult> {
+    const mutationId = item.id
+    try {
+      return await write(async (tx) => {
+        const stored = await tx.getMutationResult(userId, mutationId)
+        if (stored) return { value: stored, changes: [] }
+        if ('error' in item) throw item.error
+        const actor = await tx.getUser(userId)
+        if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
+        const scope = new WriteScope(tx, actor, now())
+        const value = await MUTATIONS[item.mutation.name](scope, item.mutation.args as never)
+        const result: MutationResult = { mutationId, ok: true, value }
+        await tx.putMutationResult(userId, mutationId, result)
+        return { value: result, changes: scope.changes() }
+      })
+    } catch (e) {
+      const error = toParlorError(e)
+      if (error.code === 'internal') logger.error('mutation failed unexpectedly', { err: e, userId, mutationId })
+      const result: MutationResult = { mutationId, ok: false, error: { code: error.code, message: error.message } }
+      // Refusals are stored like successes (the transaction that failed wrote nothing); transient
+      // failures are not, so a retry may still succeed.
+      return error.retryable ? result : storeResult(userId, result)
+    }
+  }
+
+  return {
+    /** The user a token signs in; `unauthorized`/`token_expired`, also for a user that does not exist. */
+    async authenticate(token: string | undefined): Promise<string> {
+      const { userId } = verifyToken(secret, token, now())
+      const user = await storage.read((r) => r.getUser(userId))
+      if (!user) throw new ParlorError('unauthorized', 'the session token names an unknown user')
+      return userId
+    },
+
+    openSession: (body: unknown): Promise<SessionResponse> =>
+      openSession({ storage, write, body, now, issue: (userId) => issueToken(secret, userId, tokenTtlMs, now()) }),
+
+    mintToken: (userId: string, ttlMs: number = tokenTtlMs): string => issueToken(secret, userId, ttlMs, now()).token,
+
+    /** Applies mutations in order, each in its own transaction; one result per item. */
+    async applyMutations(userId: string, items: BatchItem[]): Promise<MutationResult[]> {
+      const results: MutationResult[] = []
+      for (const item of items) results.push(await applyOne(userId, item))
+      return results
+    },
+
+    query: (userId: string, body: unknown) => storage.read((r) => runQuery(r, userId, body)),
+    catchUp: (userId: string, cursor: number): Promise<CatchUp> => storage.read((r) => catchUp(r, userId, cursor)),
+    roomSync: (userId: string, roomId: string, cursor: number) => storage.read((r) => roomSync(r, userId, roomId, cursor)),
+
+    /** Resolves once every write started so far has committed and been published. */
+    idle: () => writeLock.idle(),
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Live fan-out between the relay core (which publishes every committed change) and the sockets that
+ * deliver changes. The in-process implementation calls subscribers directly; a Redis one would
+ * publish the JSON-serializable {@link RelayChange} on a channel and call local subscribers for
+ * messages from every node, so clients on different relay processes see each other's changes.
+ */
+import type { CommentRecord, ParticipantRecord, RoomRecord } from '@parlor/protocol'
+
+/**
+ * One committed change to one room. `participants` lists the participant rows the change wrote
+ * (added, re-added, removed, renamed, read pointers), so a user who was added learns of the room and a
+ * removed one learns of the removal.
+ */
+export interface RelayChange {
+  seq: number
+  roomId: string
+  room?: RoomRecord
+  participants?: ParticipantRecord[]
+  comments?: CommentRecord[]
+}
+
+export type ChangeHandler = (change: RelayChange) => void
+
+export interface Fanout {
+  /**
+   * Sends a committed change to every subscriber (of every node). Resolves once the local
+   * subscribers have been called, so a caller may answer its client after its own change went out.
+   * Publishers call it in seq order.
+   */
+  publish(change: RelayChange): Promise<void>
+  /** Registers a handler for every change; returns the function that unregisters it. */
+  subscribe(handler: ChangeHandler): () => void
+  close(): Promise<void>
+}

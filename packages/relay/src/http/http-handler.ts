@@ -1,0 +1,99 @@
+/**
+ * The HTTP API (PROTOCOL.md "HTTP"): routing, authentication and error answers. Every handler runs
+ * inside one try/catch: a ParlorError becomes `{ error: { code, message } }` with its status, anything
+ * else is logged and answered `internal`, so no request can crash the relay.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { ParlorError, toParlorError } from '@parlor/protocol'
+import { parseMutationBatch } from '../core/mutation-batch.js'
+import type { RelayCore } from '../core/relay-core.js'
+import type { Logger } from '../logger.js'
+import { CORS_HEADERS, bearerToken, readJsonBody, sendError, sendJson } from './http-io.js'
+import { serveStatic } from './static-files.js'
+
+type Route = (req: IncomingMessage, url: URL) => Promise<unknown>
+
+export interface HttpHandlerOptions {
+  core: RelayCore
+  logger: Logger
+  staticDir?: string
+}
+
+export function createHttpHandler(o: HttpHandlerOptions): RequestListener {
+  const { core, logger } = o
+  const userOf = (req: IncomingMessage) => core.authenticate(bearerToken(req))
+
+  const routes: Record<string, Record<string, Route>> = {
+    '/healthz': { GET: async () => ({ ok: true }) },
+    '/v1/session': { POST: async (req) => core.openSession(await readJsonBody(req)) },
+    '/v1/mutations': {
+      POST: async (req) => {
+        const userId = await userOf(req)
+        const items = parseMutationBatch(await readJsonBody(req), ['mutations'])
+        return { results: await core.applyMutations(userId, items) }
+      },
+    },
+    '/v1/query': {
+      POST: async (req) => {
+        const userId = await userOf(req)
+        return core.query(userId, await readJsonBody(req))
+      },
+    },
+    '/v1/sync': {
+      GET: async (req, url) => {
+        const userId = await userOf(req)
+        return (await core.catchUp(userId, parseCursor(url.searchParams.get('cursor')))).frame
+      },
+    },
+    '/v1/socket': {
+      GET: async () => {
+        throw new ParlorError('bad_frame', 'this route is a websocket endpoint: send an upgrade request')
+      },
+    },
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://relay.invalid')
+    const method = req.method ?? 'GET'
+    const route = routes[url.pathname]
+    if (method === 'OPTIONS') {
+      res.writeHead(204, CORS_HEADERS)
+      return void res.end()
+    }
+    if (route) {
+      const handler = route[method] ?? (method === 'HEAD' ? route.GET : undefined)
+      if (!handler) {
+        const allow = Object.keys(route).join(', ')
+        return sendError(res, new ParlorError('bad_frame', `${method} is not allowed on ${url.pathname}; use ${allow}`), 405, { allow })
+      }
+      return sendJson(res, 200, await handler(req, url))
+    }
+    const isApi = url.pathname.startsWith('/v1/') || url.pathname === '/v1'
+    if (!isApi && o.staticDir && (method === 'GET' || method === 'HEAD')) {
+      if (await serveStatic(o.staticDir, url.pathname, req, res)) return
+    }
+    sendError(res, new ParlorError('not_found', `no route ${method} ${url.pathname}`))
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const err = toParlorError(e)
+      if (err.code === 'internal') logger.error('http request failed', { err: e, method: req.method, url: req.url })
+      try {
+        sendError(res, err.code === 'internal' ? new ParlorError('internal', 'the relay failed to handle the request') : err)
+      } catch (inner) {
+        logger.error('http error answer failed', { err: inner })
+        res.destroy()
+      }
+    })
+  }
+}
+
+/** `?cursor=N`: a non-negative integer; absent means 0 (everything). */
+function parseCursor(value: string | null): number {
+  if (value === null || value === '') return 0
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new ParlorError('validation', 'cursor: expected a non-negative integer')
+  }
+  return Number(value)
+}

@@ -1,0 +1,109 @@
+/**
+ * The websocket endpoint `/v1/socket`: upgrades HTTP requests (ws in `noServer` mode), wires each
+ * socket to a {@link Connection}, routes published changes through the {@link ConnectionRegistry},
+ * and detects dead peers with websocket pings.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { CLOSE_CODES, LIMITS } from '@parlor/protocol'
+import type { RelayCore } from '../core/relay-core.js'
+import type { Fanout } from '../fanout/fanout.js'
+import type { Logger } from '../logger.js'
+import { Connection } from './connection.js'
+import { ConnectionRegistry } from './connection-registry.js'
+
+export const SOCKET_PATH = '/v1/socket'
+
+export interface SocketServerOptions {
+  core: RelayCore
+  fanout: Fanout
+  logger: Logger
+  helloTimeoutMs: number
+  /** Frames per second per socket. */
+  frameRate?: number
+  heartbeatMs?: number
+}
+
+export function createSocketServer(o: SocketServerOptions) {
+  // Frames up to maxFrameBytes are accepted; larger ones up to twice that are answered with a
+  // `payload_too_large` error frame and the socket stays open; beyond that ws closes it (1009).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxFrameBytes * 2, perMessageDeflate: false })
+  const registry = new ConnectionRegistry<Connection>()
+  const sockets = new Map<WebSocket, { conn: Connection; isAlive: boolean }>()
+  const unsubscribe = o.fanout.subscribe((change) => registry.route(change))
+
+  const heartbeat = setInterval(() => {
+    for (const [ws, entry] of sockets) {
+      if (!entry.isAlive) {
+        ws.terminate()
+        continue
+      }
+      entry.isAlive = false
+      ws.ping()
+    }
+  }, o.heartbeatMs ?? 30_000)
+  heartbeat.unref()
+
+  function accept(ws: WebSocket): void {
+    const conn = new Connection({
+      socket: ws,
+      core: o.core,
+      registry,
+      logger: o.logger,
+      helloTimeoutMs: o.helloTimeoutMs,
+      frameRate: o.frameRate ?? 200,
+      maxBufferedBytes: 32 * 1024 * 1024,
+    })
+    const entry = { conn, isAlive: true }
+    sockets.set(ws, entry)
+    ws.on('message', (data, isBinary) => conn.onMessage(toBuffer(data), isBinary))
+    ws.on('pong', () => (entry.isAlive = true))
+    ws.on('close', () => {
+      sockets.delete(ws)
+      conn.onClose()
+    })
+    ws.on('error', (err) => o.logger.debug('socket error', { err }))
+  }
+
+  return {
+    registry,
+
+    /** Handles an HTTP `upgrade` event; refuses other paths with 404. */
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      socket.on('error', () => socket.destroy())
+      const path = (req.url ?? '').split('?')[0]
+      if (path !== SOCKET_PATH) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        return
+      }
+      wss.handleUpgrade(req, socket, head, accept)
+    },
+
+    /** Closes every socket with `goingAway` and waits (briefly) for them to go. */
+    async close(): Promise<void> {
+      unsubscribe()
+      clearInterval(heartbeat)
+      const closed = [...sockets.keys()].map(
+        (ws) => new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve()
+          ws.once('close', () => resolve())
+        }),
+      )
+      for (const [ws, { conn }] of sockets) {
+        conn.close(CLOSE_CODES.goingAway, 'relay shutting down')
+        if (ws.readyState === ws.CONNECTING) ws.terminate()
+      }
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())
+      await Promise.race([Promise.all(closed), timeout])
+      for (const ws of sockets.keys()) ws.terminate()
+      await new Promise<void>((resolve) => wss.close(() => resolve()))
+    },
+  }
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data
+  if (Array.isArray(data)) return Buffer.concat(data)
+  return Buffer.from(data)
+}

@@ -1,0 +1,95 @@
+/**
+ * The relay's storage seam: a narrow, asynchronous, transactional row and query interface.
+ *
+ * Domain rules (authorization, room semantics, system events, unread counting rules) live in
+ * `core/`; a storage adapter only stores rows and answers the queries below, so a PostgreSQL
+ * adapter shared by several relay processes can implement the same interface. Adapters must:
+ * - run each `transaction` atomically and serializably with respect to other write transactions
+ *   (SQLite: one connection, an async mutex and BEGIN IMMEDIATE; PostgreSQL: the `seq` counter row
+ *   is updated with a row lock inside the transaction, which serializes writers in seq order);
+ * - roll back everything written in a transaction whose function throws, seq included;
+ * - give `read` a consistent snapshot (the seq it reports matches the rows it returns).
+ */
+import type { CommentRecord, MutationResult, ParticipantRecord, RoomRecord } from '@parlor/protocol'
+
+/** A registered user. `keyHash` is the scrypt hash of the user key (see `auth.ts`). */
+export interface UserRow {
+  userId: string
+  username: string
+  avatarUrl: string
+  keyHash: string
+  createdAt: number
+  updatedAt: number
+}
+
+/** A room the user is or was in, with the user's own participant row. */
+export interface MembershipRow {
+  room: RoomRecord
+  me: ParticipantRecord
+}
+
+/** Reads available inside any transaction. */
+export interface StorageReader {
+  /** The highest seq taken so far (0 on a new database). */
+  currentSeq(): Promise<number>
+  getUser(userId: string): Promise<UserRow | undefined>
+  getRoom(roomId: string): Promise<RoomRecord | undefined>
+  getParticipant(roomId: string, userId: string): Promise<ParticipantRecord | undefined>
+  /**
+   * Participant rows of a room ordered by (joinedAt, userId). `includeRemoved` adds removed rows;
+   * `sinceVersion` keeps rows with version > it; `offset`/`limit` page the result.
+   */
+  listParticipants(
+    roomId: string,
+    opts?: { includeRemoved?: boolean; sinceVersion?: number; offset?: number; limit?: number },
+  ): Promise<ParticipantRecord[]>
+  /** Active participants of a room. */
+  countParticipants(roomId: string): Promise<number>
+  /**
+   * The rooms `userId` is or was in, with their own row, where the room row, the user's row or
+   * (for rooms that are not channels) any participant row has version > `sinceVersion`.
+   * Order: room id.
+   */
+  listMemberships(userId: string, sinceVersion: number): Promise<MembershipRow[]>
+  /** Ids of the rooms `userId` is an active participant of. */
+  listActiveRoomIds(userId: string): Promise<string[]>
+  getCommentByUniqueId(roomId: string, uniqueId: string): Promise<CommentRecord | undefined>
+  /**
+   * The newest `limit` comments of a room with id < `beforeId` and seq > `sinceSeq` (when given),
+   * returned oldest first.
+   */
+  listComments(roomId: string, opts: { limit: number; beforeId?: number; sinceSeq?: number }): Promise<CommentRecord[]>
+  /** Comments with id > `afterId`, not sent by `userId`, of a type other than `system_event`. */
+  countUnread(roomId: string, userId: string, afterId: number): Promise<number>
+  /** The stored result of mutation `mutationId` of `userId`, if it was applied. */
+  getMutationResult(userId: string, mutationId: string): Promise<MutationResult | undefined>
+}
+
+/** Reads and writes of one write transaction. */
+export interface StorageTx extends StorageReader {
+  /** Takes the next value of the global change counter (visible to others once committed). */
+  nextSeq(): Promise<number>
+  /** Inserts or replaces (by user id). */
+  putUser(row: UserRow): Promise<void>
+  /** Inserts or replaces (by room id). */
+  putRoom(row: RoomRecord): Promise<void>
+  /** Inserts or replaces (by room id and user id). */
+  putParticipant(row: ParticipantRecord): Promise<void>
+  /** Inserts a comment; (roomId, id) and (roomId, uniqueId) are unique. */
+  insertComment(row: CommentRecord): Promise<void>
+  /** Records a mutation's result; (userId, mutationId) is unique. */
+  putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void>
+}
+
+/** A relay storage adapter (SQLite by default; see `sqlite.ts`). */
+export interface RelayStorage {
+  /**
+   * Runs `fn` in one write transaction: commits when it resolves, rolls back when it throws (and
+   * rethrows). Transactions are serialized; never call `transaction`/`read` from inside `fn`.
+   */
+  transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>
+  /** Runs `fn` on a consistent read-only snapshot. */
+  read<T>(fn: (reader: StorageReader) => Promise<T>): Promise<T>
+  /** Waits for running transactions, then releases the database. */
+  close(): Promise<void>
+}

@@ -1,0 +1,63 @@
+/**
+ * The SQLite schema as an ordered list of migrations. `PRAGMA user_version` records how many have
+ * run; each runs in its own transaction, so a crash mid-migration leaves the previous version intact.
+ * Append new migrations; never edit one that has shipped.
+ */
+import type { Database } from 'better-sqlite3'
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO counters (name, value) VALUES ('seq', 0);
+
+  CREATE TABLE users (
+    user_id TEXT PRIMARY KEY, username TEXT NOT NULL, avatar_url TEXT NOT NULL, key_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE rooms (
+    id TEXT PRIMARY KEY, unique_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,
+    avatar_url TEXT NOT NULL, options TEXT NOT NULL, participant_count INTEGER NOT NULL,
+    last_comment TEXT, has_comments INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, last_activity_at INTEGER NOT NULL, version INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE participants (
+    room_id TEXT NOT NULL, user_id TEXT NOT NULL, username TEXT NOT NULL, avatar_url TEXT NOT NULL,
+    joined_at INTEGER NOT NULL, last_read_comment_id INTEGER NOT NULL,
+    last_received_comment_id INTEGER NOT NULL, is_removed INTEGER NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX participants_by_user ON participants (user_id, is_removed);
+  CREATE INDEX participants_by_order ON participants (room_id, is_removed, joined_at, user_id);
+  CREATE INDEX participants_by_version ON participants (room_id, version);
+
+  CREATE TABLE comments (
+    room_id TEXT NOT NULL, id INTEGER NOT NULL, unique_id TEXT NOT NULL, sender_id TEXT NOT NULL,
+    sender_name TEXT NOT NULL, sender_avatar_url TEXT NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL,
+    payload TEXT, extras TEXT, timestamp INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (room_id, id)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX comments_by_unique_id ON comments (room_id, unique_id);
+  CREATE INDEX comments_by_seq ON comments (room_id, seq);
+
+  CREATE TABLE mutations (
+    user_id TEXT NOT NULL, mutation_id TEXT NOT NULL, result TEXT NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, mutation_id)
+  ) WITHOUT ROWID;
+  `,
+]
+
+/** Brings the database up to the newest schema; refuses a database made by a newer relay. */
+export function migrate(db: Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this relay supports (${MIGRATIONS.length})`)
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    }).immediate()
+  }
+}

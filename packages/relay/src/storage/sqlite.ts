@@ -1,0 +1,186 @@
+/**
+ * The default relay storage: one SQLite file (`relay.db`) in the data directory, in WAL mode,
+ * migrated on open. better-sqlite3 is synchronous, so every transaction runs on one connection
+ * behind an async mutex, between BEGIN IMMEDIATE and COMMIT (ROLLBACK when its function throws).
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { CommentRecord, MutationResult, ParticipantRecord, RoomRecord } from '@parlor/protocol'
+import { createAsyncMutex } from './async-mutex.js'
+import type { RelayStorage, StorageReader, StorageTx, UserRow } from './relay-storage.js'
+import { migrate } from './sqlite-schema.js'
+import * as rows from './sqlite-rows.js'
+
+/** Options of {@link createSqliteStorage}. */
+export interface SqliteStorageOptions {
+  /** Directory of the database file; created if missing. */
+  dataDir: string
+  /** File name inside `dataDir`; default `relay.db`. */
+  fileName?: string
+}
+
+const ROOM_COLS = ['id', 'unique_id', 'type', 'name', 'avatar_url', 'options', 'participant_count', 'last_comment',
+  'has_comments', 'created_at', 'updated_at', 'last_activity_at', 'version']
+const PART_COLS = ['room_id', 'user_id', 'username', 'avatar_url', 'joined_at', 'last_read_comment_id',
+  'last_received_comment_id', 'is_removed', 'version']
+const insertSql = (table: string, cols: string[]) =>
+  `INSERT OR REPLACE INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`
+
+/**
+ * Opens (creating and migrating if needed) the SQLite store in `dataDir`.
+ *
+ * @example
+ * const storage = await createSqliteStorage({ dataDir: './data' })
+ */
+export async function createSqliteStorage(options: SqliteStorageOptions): Promise<RelayStorage> {
+  mkdirSync(options.dataDir, { recursive: true })
+  const db = new Database(join(options.dataDir, options.fileName ?? 'relay.db'))
+  try {
+    db.pragma('journal_mode = WAL')
+    // NORMAL is crash-safe in WAL mode (no corruption, committed data survives a process crash);
+    // only an OS crash or power loss may drop the last transactions.
+    db.pragma('synchronous = NORMAL')
+    db.pragma('busy_timeout = 5000')
+    db.pragma('foreign_keys = ON')
+    migrate(db)
+  } catch (e) {
+    db.close()
+    throw e
+  }
+
+  const s = {
+    currentSeq: db.prepare(`SELECT value FROM counters WHERE name = 'seq'`).pluck(),
+    nextSeq: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`).pluck(),
+    getUser: db.prepare(`SELECT * FROM users WHERE user_id = ?`),
+    putUser: db.prepare(insertSql('users', ['user_id', 'username', 'avatar_url', 'key_hash', 'created_at', 'updated_at'])),
+    getRoom: db.prepare(`SELECT * FROM rooms WHERE id = ?`),
+    putRoom: db.prepare(insertSql('rooms', ROOM_COLS)),
+    getParticipant: db.prepare(`SELECT * FROM participants WHERE room_id = ? AND user_id = ?`),
+    putParticipant: db.prepare(insertSql('participants', PART_COLS)),
+    listParticipants: db.prepare(
+      `SELECT * FROM participants WHERE room_id = @roomId AND (@all = 1 OR is_removed = 0) AND version > @since
+       ORDER BY joined_at, user_id LIMIT @limit OFFSET @offset`,
+    ),
+    countParticipants: db.prepare(`SELECT count(*) FROM participants WHERE room_id = ? AND is_removed = 0`).pluck(),
+    listMemberships: db.prepare(
+      `SELECT ${ROOM_COLS.map((c) => `r.${c} AS r_${c}`).join(', ')}, ${PART_COLS.map((c) => `me.${c} AS p_${c}`).join(', ')}
+       FROM participants me JOIN rooms r ON r.id = me.room_id
+       WHERE me.user_id = @userId AND (me.version > @since OR r.version > @since OR (r.type <> 'channel' AND EXISTS
+         (SELECT 1 FROM participants o WHERE o.room_id = r.id AND o.version > @since)))
+       ORDER BY r.id`,
+    ),
+    listActiveRoomIds: db.prepare(`SELECT room_id FROM participants WHERE user_id = ? AND is_removed = 0`).pluck(),
+    getCommentByUniqueId: db.prepare(`SELECT * FROM comments WHERE room_id = ? AND unique_id = ?`),
+    listComments: db.prepare(
+      `SELECT * FROM (SELECT * FROM comments WHERE room_id = @roomId AND id < @before AND seq > @since
+       ORDER BY id DESC LIMIT @limit) ORDER BY id`,
+    ),
+    insertComment: db.prepare(
+      `INSERT INTO comments (room_id, id, unique_id, sender_id, sender_name, sender_avatar_url, text, type, payload,
+       extras, timestamp, seq) VALUES (@room_id, @id, @unique_id, @sender_id, @sender_name, @sender_avatar_url, @text,
+       @type, @payload, @extras, @timestamp, @seq)`,
+    ),
+    countUnread: db.prepare(
+      `SELECT count(*) FROM comments WHERE room_id = ? AND id > ? AND sender_id <> ? AND type <> 'system_event'`,
+    ).pluck(),
+    getMutation: db.prepare(`SELECT result FROM mutations WHERE user_id = ? AND mutation_id = ?`).pluck(),
+    putMutation: db.prepare(`INSERT INTO mutations (user_id, mutation_id, result, created_at) VALUES (?, ?, ?, ?)`),
+  }
+
+  const reader: StorageReader = {
+    currentSeq: async () => s.currentSeq.get() as number,
+    getUser: async (userId) => {
+      const r = s.getUser.get(userId) as Record<string, unknown> | undefined
+      return r && rows.userFromRow(r)
+    },
+    getRoom: async (roomId) => {
+      const r = s.getRoom.get(roomId) as Record<string, unknown> | undefined
+      return r && rows.roomFromRow(r)
+    },
+    getParticipant: async (roomId, userId) => {
+      const r = s.getParticipant.get(roomId, userId) as Record<string, unknown> | undefined
+      return r && rows.participantFromRow(r)
+    },
+    listParticipants: async (roomId, o = {}) =>
+      (s.listParticipants.all({
+        roomId,
+        all: o.includeRemoved ? 1 : 0,
+        since: o.sinceVersion ?? -1,
+        limit: o.limit ?? -1,
+        offset: o.offset ?? 0,
+      }) as Record<string, unknown>[]).map((r) => rows.participantFromRow(r)),
+    countParticipants: async (roomId) => s.countParticipants.get(roomId) as number,
+    listMemberships: async (userId, since) =>
+      (s.listMemberships.all({ userId, since }) as Record<string, unknown>[]).map((r) => ({
+        room: rows.roomFromRow(r, 'r_'),
+        me: rows.participantFromRow(r, 'p_'),
+      })),
+    listActiveRoomIds: async (userId) => s.listActiveRoomIds.all(userId) as string[],
+    getCommentByUniqueId: async (roomId, uniqueId) => {
+      const r = s.getCommentByUniqueId.get(roomId, uniqueId) as Record<string, unknown> | undefined
+      return r && rows.commentFromRow(r)
+    },
+    listComments: async (roomId, o) =>
+      (s.listComments.all({
+        roomId,
+        before: o.beforeId ?? Number.MAX_SAFE_INTEGER,
+        since: o.sinceSeq ?? -1,
+        limit: o.limit,
+      }) as Record<string, unknown>[]).map(rows.commentFromRow),
+    countUnread: async (roomId, userId, afterId) => s.countUnread.get(roomId, afterId, userId) as number,
+    getMutationResult: async (userId, mutationId) => {
+      const t = s.getMutation.get(userId, mutationId) as string | undefined
+      return t === undefined ? undefined : rows.mutationResultFromText(t)
+    },
+  }
+
+  const writer: Omit<StorageTx, keyof StorageReader> = {
+    nextSeq: async () => s.nextSeq.get() as number,
+    putUser: async (u: UserRow) => void s.putUser.run(rows.userToRow(u)),
+    putRoom: async (r: RoomRecord) => void s.putRoom.run(rows.roomToRow(r)),
+    putParticipant: async (p: ParticipantRecord) => void s.putParticipant.run(rows.participantToRow(p)),
+    insertComment: async (c: CommentRecord) => void s.insertComment.run(rows.commentToRow(c)),
+    putMutationResult: async (userId: string, mutationId: string, result: MutationResult) =>
+      void s.putMutation.run(userId, mutationId, JSON.stringify(result), Date.now()),
+  }
+
+  const mutex = createAsyncMutex()
+  let isClosed = false
+
+  /** Runs fn between BEGIN and COMMIT; a handle used after the transaction ended throws. */
+  async function inTransaction<T, H extends object>(begin: string, handle: H, fn: (h: H) => Promise<T>): Promise<T> {
+    if (isClosed) throw new Error('storage is closed')
+    let isOpen = true
+    const guarded = new Proxy(handle, {
+      get(target, key, receiver) {
+        if (!isOpen) throw new Error('storage transaction used after it ended')
+        return Reflect.get(target, key, receiver)
+      },
+    })
+    db.exec(begin)
+    try {
+      const result = await fn(guarded)
+      db.exec('COMMIT')
+      return result
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK')
+      throw e
+    } finally {
+      isOpen = false
+    }
+  }
+
+  const txHandle: StorageTx = { ...reader, ...writer }
+  return {
+    transaction: (fn) => mutex.run(() => inTransaction('BEGIN IMMEDIATE', txHandle, fn)),
+    read: (fn) => mutex.run(() => inTransaction('BEGIN', reader, fn)),
+    close: async () => {
+      if (isClosed) return
+      await mutex.run(async () => {
+        isClosed = true
+        db.close()
+      })
+    },
+  }
+}
