@@ -98,8 +98,7 @@ async function main(): Promise<void> {
     logger.error('failed to start', { err })
     fail(`failed to start: ${err instanceof Error ? err.message : String(err)}`, 1)
   }
-  logger.info('listening', { url: relay.url, port: relay.port })
-  // Plain line, not JSON: people and the CLI test look for it.
+  // Plain line, not JSON (the relay logs its own "relay listening" entry): people and the CLI test look for it.
   process.stdout.write(`parlor-relay listening on ${relay.url}\n`)
   if (stopSignal) shutdown(relay, stopSignal)
 }
