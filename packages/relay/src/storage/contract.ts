@@ -1,0 +1,277 @@
+/**
+ * The contract every {@link RelayStorage} adapter must pass, as a vitest suite. Run it against each
+ * adapter (`sqlite.test.ts` runs it on SQLite). This file imports vitest, so it is a separate entry
+ * (`@parlor/relay/storage-contract`), never re-exported from the package index.
+ */
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { CommentRecord, ParticipantRecord, RoomRecord } from '@parlor/protocol'
+import type { RelayStorage, UserRow } from './relay-storage.js'
+
+/** Opens a fresh, empty store; `reopen` closes it and opens the same data again. */
+export type StorageContractFactory = () => Promise<{
+  storage: RelayStorage
+  reopen: () => Promise<RelayStorage>
+  cleanup?: () => Promise<void>
+}>
+
+export const user = (userId: string, extra: Partial<UserRow> = {}): UserRow => ({
+  userId, username: userId, avatarUrl: '', keyHash: 'scrypt$x', createdAt: 1, updatedAt: 1, ...extra,
+})
+export const room = (id: string, extra: Partial<RoomRecord> = {}): RoomRecord => ({
+  id, uniqueId: id, type: 'group', name: 'n', avatarUrl: '', options: {}, participantCount: 0, lastComment: null,
+  hasComments: false, createdAt: 1, updatedAt: 1, lastActivityAt: 1, version: 1, ...extra,
+})
+export const participant = (roomId: string, userId: string, extra: Partial<ParticipantRecord> = {}): ParticipantRecord => ({
+  roomId, userId, username: userId, avatarUrl: '', joinedAt: 1, lastReadCommentId: 0, lastReceivedCommentId: 0,
+  isRemoved: false, version: 1, ...extra,
+})
+export const comment = (roomId: string, id: number, extra: Partial<CommentRecord> = {}): CommentRecord => ({
+  id, uniqueId: `u${id}`, roomId, sender: { userId: 'alice', username: 'Alice', avatarUrl: '' }, text: `c${id}`,
+  type: 'text', timestamp: 1, seq: id, ...extra,
+})
+
+/**
+ * Registers the storage contract suite.
+ *
+ * @example
+ * runRelayStorageContract(async () => { const dir = tmp(); return { storage: await createSqliteStorage({ dataDir: dir }), reopen: … } })
+ */
+export function runRelayStorageContract(factory: StorageContractFactory, name = 'RelayStorage contract'): void {
+  async function open() {
+    const made = await factory()
+    let current = made.storage
+    onTestFinished(async () => {
+      await current.close()
+      await made.cleanup?.()
+    })
+    return {
+      storage: () => current,
+      reopen: async () => (current = await made.reopen()),
+    }
+  }
+
+  describe(name, () => {
+    it('round-trips users, rooms, participants and comments', async () => {
+      const s = (await open()).storage()
+      const r = room('g:1', { options: { a: '1' }, hasComments: true, lastComment: comment('g:1', 3, { payload: { k: [1] } }) })
+      await s.transaction(async (tx) => {
+        await tx.putUser(user('alice', { username: 'Alice' }))
+        await tx.putRoom(r)
+        await tx.putParticipant(participant('g:1', 'alice', { isRemoved: true, lastReadCommentId: 2 }))
+        await tx.insertComment(comment('g:1', 1, { payload: { t: 'x' }, extras: { e: true } }))
+        await tx.insertComment(comment('g:1', 2))
+      })
+      await s.read(async (rd) => {
+        expect(await rd.getUser('alice')).toEqual(user('alice', { username: 'Alice' }))
+        expect(await rd.getUser('nobody')).toBeUndefined()
+        expect(await rd.getRoom('g:1')).toEqual(r)
+        expect(await rd.getRoom('g:none')).toBeUndefined()
+        expect(await rd.getParticipant('g:1', 'alice')).toEqual(participant('g:1', 'alice', { isRemoved: true, lastReadCommentId: 2 }))
+        expect(await rd.getCommentByUniqueId('g:1', 'u1')).toEqual(comment('g:1', 1, { payload: { t: 'x' }, extras: { e: true } }))
+        const plain = await rd.getCommentByUniqueId('g:1', 'u2')
+        expect(plain).toEqual(comment('g:1', 2))
+        expect(plain).not.toHaveProperty('payload')
+      })
+    })
+
+    it('replaces users, rooms and participants on put', async () => {
+      const s = (await open()).storage()
+      await s.transaction(async (tx) => {
+        await tx.putUser(user('a'))
+        await tx.putUser(user('a', { username: 'A2' }))
+        await tx.putRoom(room('g:1'))
+        await tx.putRoom(room('g:1', { name: 'renamed', version: 2 }))
+        await tx.putParticipant(participant('g:1', 'a'))
+        await tx.putParticipant(participant('g:1', 'a', { version: 5 }))
+      })
+      await s.read(async (rd) => {
+        expect((await rd.getUser('a'))?.username).toBe('A2')
+        expect((await rd.getRoom('g:1'))?.name).toBe('renamed')
+        expect((await rd.getParticipant('g:1', 'a'))?.version).toBe(5)
+      })
+    })
+
+    it('takes increasing seq values, one per call, starting after 0', async () => {
+      const s = (await open()).storage()
+      expect(await s.read((rd) => rd.currentSeq())).toBe(0)
+      const taken = await s.transaction(async (tx) => [await tx.nextSeq(), await tx.nextSeq()])
+      expect(taken).toEqual([1, 2])
+      expect(await s.transaction((tx) => tx.nextSeq())).toBe(3)
+      expect(await s.read((rd) => rd.currentSeq())).toBe(3)
+    })
+
+    it('rolls a transaction back when its function throws, seq included, and rethrows', async () => {
+      const s = (await open()).storage()
+      const boom = new Error('boom')
+      await expect(
+        s.transaction(async (tx) => {
+          await tx.nextSeq()
+          await tx.putUser(user('ghost'))
+          await tx.putRoom(room('g:ghost'))
+          await tx.insertComment(comment('g:ghost', 1))
+          await tx.putMutationResult('ghost', 'm1', { mutationId: 'm1', ok: true, value: {} })
+          throw boom
+        }),
+      ).rejects.toBe(boom)
+      await s.read(async (rd) => {
+        expect(await rd.currentSeq()).toBe(0)
+        expect(await rd.getUser('ghost')).toBeUndefined()
+        expect(await rd.getRoom('g:ghost')).toBeUndefined()
+        expect(await rd.getCommentByUniqueId('g:ghost', 'u1')).toBeUndefined()
+        expect(await rd.getMutationResult('ghost', 'm1')).toBeUndefined()
+      })
+      // The store is usable afterwards.
+      expect(await s.transaction((tx) => tx.nextSeq())).toBe(1)
+    })
+
+    it('serializes concurrent transactions (no lost updates)', async () => {
+      const s = (await open()).storage()
+      await s.transaction((tx) => tx.putRoom(room('g:1', { participantCount: 0 })))
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          s.transaction(async (tx) => {
+            const r = (await tx.getRoom('g:1'))!
+            await new Promise((done) => setTimeout(done, 0))
+            await tx.putRoom({ ...r, participantCount: r.participantCount + 1 })
+          }),
+        ),
+      )
+      expect((await s.read((rd) => rd.getRoom('g:1')))?.participantCount).toBe(20)
+    })
+
+    it('refuses a transaction handle used after the transaction ended', async () => {
+      const s = (await open()).storage()
+      let leaked: { getUser(id: string): Promise<unknown> } | undefined
+      await s.transaction(async (tx) => {
+        leaked = tx
+      })
+      await expect(async () => leaked!.getUser('a')).rejects.toThrow()
+    })
+
+    it('stores each mutation result once per user and mutation id', async () => {
+      const s = (await open()).storage()
+      const ok = { mutationId: 'm1', ok: true as const, value: { removedUserIds: ['b'] } }
+      const failed = { mutationId: 'm1', ok: false as const, error: { code: 'forbidden' as const, message: 'no' } }
+      await s.transaction((tx) => tx.putMutationResult('alice', 'm1', ok))
+      await s.transaction((tx) => tx.putMutationResult('bob', 'm1', failed))
+      await expect(s.transaction((tx) => tx.putMutationResult('alice', 'm1', failed))).rejects.toThrow()
+      await s.read(async (rd) => {
+        expect(await rd.getMutationResult('alice', 'm1')).toEqual(ok)
+        expect(await rd.getMutationResult('bob', 'm1')).toEqual(failed)
+        expect(await rd.getMutationResult('alice', 'm2')).toBeUndefined()
+      })
+    })
+
+    it('keeps comment ids and unique ids unique within a room', async () => {
+      const s = (await open()).storage()
+      await s.transaction((tx) => tx.insertComment(comment('g:1', 1)))
+      await expect(s.transaction((tx) => tx.insertComment(comment('g:1', 1, { uniqueId: 'other' })))).rejects.toThrow()
+      await expect(s.transaction((tx) => tx.insertComment(comment('g:1', 2, { uniqueId: 'u1' })))).rejects.toThrow()
+      await s.transaction((tx) => tx.insertComment(comment('g:2', 1)))
+    })
+
+    it('pages comments newest-first selection, oldest-first order, with before and since', async () => {
+      const s = (await open()).storage()
+      await s.transaction(async (tx) => {
+        for (let i = 1; i <= 30; i++) await tx.insertComment(comment('g:1', i, { seq: 100 + i }))
+        await tx.insertComment(comment('g:2', 1))
+      })
+      await s.read(async (rd) => {
+        const ids = async (o: Parameters<typeof rd.listComments>[1]) => (await rd.listComments('g:1', o)).map((c) => c.id)
+        expect(await ids({ limit: 3 })).toEqual([28, 29, 30])
+        expect(await ids({ limit: 3, beforeId: 5 })).toEqual([2, 3, 4])
+        expect(await ids({ limit: 10, beforeId: 3 })).toEqual([1, 2])
+        expect(await ids({ limit: 20, sinceSeq: 127 })).toEqual([28, 29, 30])
+        expect(await ids({ limit: 5, beforeId: 1 })).toEqual([])
+      })
+    })
+
+    it('counts unread comments: after the pointer, by others, not system events', async () => {
+      const s = (await open()).storage()
+      const bob = { userId: 'bob', username: 'Bob', avatarUrl: '' }
+      await s.transaction(async (tx) => {
+        await tx.insertComment(comment('g:1', 1))
+        await tx.insertComment(comment('g:1', 2, { sender: bob }))
+        await tx.insertComment(comment('g:1', 3, { type: 'system_event' }))
+        await tx.insertComment(comment('g:1', 4))
+        await tx.insertComment(comment('g:1', 5, { type: 'custom' }))
+      })
+      await s.read(async (rd) => {
+        expect(await rd.countUnread('g:1', 'bob', 0)).toBe(3)
+        expect(await rd.countUnread('g:1', 'bob', 4)).toBe(1)
+        expect(await rd.countUnread('g:1', 'alice', 0)).toBe(1)
+        expect(await rd.countUnread('g:1', 'carol', 0)).toBe(4)
+      })
+    })
+
+    it('lists participants in (joinedAt, userId) order, pages them, filters removed and by version', async () => {
+      const s = (await open()).storage()
+      await s.transaction(async (tx) => {
+        await tx.putParticipant(participant('g:1', 'c', { joinedAt: 1, version: 3 }))
+        await tx.putParticipant(participant('g:1', 'a', { joinedAt: 2, version: 4 }))
+        await tx.putParticipant(participant('g:1', 'b', { joinedAt: 1, version: 5, isRemoved: true }))
+        await tx.putParticipant(participant('g:1', 'd', { joinedAt: 1, version: 6 }))
+        await tx.putParticipant(participant('g:2', 'a'))
+      })
+      await s.read(async (rd) => {
+        const ids = async (o?: Parameters<typeof rd.listParticipants>[1]) => (await rd.listParticipants('g:1', o)).map((p) => p.userId)
+        expect(await ids()).toEqual(['c', 'd', 'a'])
+        expect(await ids({ includeRemoved: true })).toEqual(['b', 'c', 'd', 'a'])
+        expect(await ids({ offset: 1, limit: 1 })).toEqual(['d'])
+        expect(await ids({ offset: 3, limit: 10 })).toEqual([])
+        expect(await ids({ includeRemoved: true, sinceVersion: 4 })).toEqual(['b', 'd'])
+        expect(await rd.countParticipants('g:1')).toBe(3)
+        expect(await rd.countParticipants('g:none')).toBe(0)
+      })
+    })
+
+    it('lists a user’s memberships changed since a version, and active room ids', async () => {
+      const s = (await open()).storage()
+      await s.transaction(async (tx) => {
+        // g:old: nothing newer than 5. g:room: room row newer. g:other: another member's row newer.
+        // c:chan: another member newer, but channels ignore others' rows. g:gone: removed at 7.
+        for (const [id, version] of [['g:old', 5], ['g:room', 9], ['g:other', 5], ['c:chan', 5], ['g:gone', 5]] as const) {
+          await tx.putRoom(room(id, { version, type: id.startsWith('c:') ? 'channel' : 'group' }))
+          await tx.putParticipant(participant(id, 'me', { version: 2, isRemoved: id === 'g:gone' }))
+        }
+        await tx.putParticipant(participant('g:other', 'you', { version: 8 }))
+        await tx.putParticipant(participant('c:chan', 'you', { version: 8 }))
+        await tx.putParticipant(participant('g:gone', 'me', { version: 7, isRemoved: true }))
+      })
+      await s.read(async (rd) => {
+        const since = async (v: number) => (await rd.listMemberships('me', v)).map((m) => m.room.id)
+        expect(await since(5)).toEqual(['g:gone', 'g:other', 'g:room'])
+        expect(await since(0)).toEqual(['c:chan', 'g:gone', 'g:old', 'g:other', 'g:room'])
+        expect(await since(9)).toEqual([])
+        const [gone] = await rd.listMemberships('me', 6)
+        expect(gone?.me).toEqual(participant('g:gone', 'me', { version: 7, isRemoved: true }))
+        expect(gone?.room.id).toBe('g:gone')
+        expect((await rd.listActiveRoomIds('me')).sort()).toEqual(['c:chan', 'g:old', 'g:other', 'g:room'])
+        expect(await rd.listActiveRoomIds('nobody')).toEqual([])
+      })
+    })
+
+    it('keeps everything after close and reopen', async () => {
+      const h = await open()
+      await h.storage().transaction(async (tx) => {
+        await tx.nextSeq()
+        await tx.putUser(user('alice'))
+        await tx.putRoom(room('g:1'))
+        await tx.putParticipant(participant('g:1', 'alice'))
+        await tx.insertComment(comment('g:1', 1))
+        await tx.putMutationResult('alice', 'm1', { mutationId: 'm1', ok: true, value: {} })
+      })
+      await h.storage().close()
+      const s = await h.reopen()
+      await s.read(async (rd) => {
+        expect(await rd.currentSeq()).toBe(1)
+        expect(await rd.getUser('alice')).toEqual(user('alice'))
+        expect(await rd.getRoom('g:1')).toEqual(room('g:1'))
+        expect(await rd.getParticipant('g:1', 'alice')).toEqual(participant('g:1', 'alice'))
+        expect(await rd.listComments('g:1', { limit: 5 })).toEqual([comment('g:1', 1)])
+        expect(await rd.getMutationResult('alice', 'm1')).toEqual({ mutationId: 'm1', ok: true, value: {} })
+      })
+      expect(await s.transaction((tx) => tx.nextSeq())).toBe(2)
+    })
+  })
+}
