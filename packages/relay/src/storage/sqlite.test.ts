@@ -28,7 +28,9 @@ describe('SQLite storage', () => {
     const storage = await createSqliteStorage({ dataDir })
     await storage.close()
     const db = new Database(join(dataDir, 'relay.db'), { readonly: true })
-    onTestFinished(() => db.close())
+    onTestFinished(() => {
+      db.close()
+    })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
   })
