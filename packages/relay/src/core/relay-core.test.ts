@@ -1,0 +1,79 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { LIMITS, type MutationArgs, type MutationName } from '@parlor/protocol'
+import { createInProcessFanout } from '../fanout/in-process.js'
+import type { RelayChange } from '../fanout/fanout.js'
+import { noopLogger } from '../logger.js'
+import { createSqliteStorage } from '../storage/sqlite.js'
+import { tempDir, uid } from '../testing/relay-fixture.js'
+import { createRelayCore } from './relay-core.js'
+
+/** The core without any transport, on real SQLite; users are seeded straight into storage. */
+async function setup() {
+  const storage = await createSqliteStorage({ dataDir: await tempDir() })
+  onTestFinished(() => storage.close())
+  const fanout = createInProcessFanout()
+  const published: RelayChange[] = []
+  fanout.subscribe((c) => published.push(c))
+  const core = createRelayCore({ storage, fanout, logger: noopLogger, secret: 's', tokenTtlMs: 60_000 })
+  const seedUsers = (ids: string[]) =>
+    storage.transaction(async (tx) => {
+      for (const userId of ids) await tx.putUser({ userId, username: userId, avatarUrl: '', keyHash: 'x', createdAt: 0, updatedAt: 0 })
+    })
+  const apply = async <N extends MutationName>(userId: string, name: N, args: MutationArgs<N>) => {
+    const id = uid('m')
+    const [result] = await core.applyMutations(userId, [{ id, mutation: { id, name, args, createdAt: 0 } as never }])
+    return result!
+  }
+  return { core, storage, published, seedUsers, apply }
+}
+
+describe('relay core', () => {
+  it(`caps a group at ${LIMITS.maxGroupParticipants} participants`, async () => {
+    const { seedUsers, apply } = await setup()
+    const ids = Array.from({ length: LIMITS.maxGroupParticipants + 1 }, (_, i) => `user${i}`)
+    await seedUsers(ids)
+    const roomId = 'g:big'
+    const owner = ids[0]!
+    expect((await apply(owner, 'createGroupRoom', { roomId, name: 'big', userIds: ids.slice(1, 100) })).ok).toBe(true)
+    for (let from = 100; from < LIMITS.maxGroupParticipants; from += 100) {
+      expect((await apply(owner, 'addParticipants', { roomId, userIds: ids.slice(from, from + 100) })).ok).toBe(true)
+    }
+    const over = await apply(owner, 'addParticipants', { roomId, userIds: [ids.at(-1)!] })
+    expect(over).toMatchObject({ ok: false, error: { code: 'limit_exceeded' } })
+  })
+
+  it('publishes one change per committed mutation, in seq order, and none for refusals or no-ops', async () => {
+    const { seedUsers, apply, published } = await setup()
+    await seedUsers(['a', 'b', 'c'])
+    await Promise.all([
+      apply('a', 'createGroupRoom', { roomId: 'g:1', name: 'one', userIds: ['b'] }),
+      apply('b', 'createGroupRoom', { roomId: 'g:2', name: 'two', userIds: [] }),
+      apply('c', 'sendComment', { roomId: 'g:1', uniqueId: 'x', text: 'refused', type: 'text' }),
+      apply('a', 'addParticipants', { roomId: 'g:1', userIds: ['b'] }),
+    ])
+    expect(published.map((c) => c.seq)).toEqual([1, 2])
+    const [first] = published
+    expect(first).toMatchObject({ roomId: 'g:1', room: { version: 1 }, comments: [{ seq: 1, payload: { type: 'create' } }] })
+    expect(first!.participants!.map((p) => p.userId)).toEqual(['a', 'b'])
+  })
+
+  it('does not store transient failures, so a retry can succeed', async () => {
+    const { core, storage, seedUsers } = await setup()
+    await seedUsers(['a'])
+    const id = uid('m')
+    const item = { id, mutation: { id, name: 'createGroupRoom', args: { roomId: 'g:t', name: 't', userIds: [] }, createdAt: 0 } as never }
+    const original = storage.transaction
+    let failOnce = true
+    storage.transaction = (fn) => {
+      if (failOnce) {
+        failOnce = false
+        return Promise.reject(new Error('disk on fire'))
+      }
+      return original(fn)
+    }
+    const [failed] = await core.applyMutations('a', [item])
+    expect(failed).toMatchObject({ ok: false, error: { code: 'internal' } })
+    const [retried] = await core.applyMutations('a', [item])
+    expect(retried).toMatchObject({ ok: true })
+  })
+})
