@@ -96,11 +96,11 @@ describe('exactly once', () => {
   it('stores refusals too: a replay after the cause is gone still answers the original error', async () => {
     const [a, b] = await relay.users(2)
     const roomId = `g:${uid()}`
-    await relay.ok(a.token, 'createGroupRoom', { roomId, name: 'g', userIds: [] })
+    await relay.ok(a!.token, 'createGroupRoom', { roomId, name: 'g', userIds: [] })
     const id = uid('m')
     const refused = await relay.mutate(b!.token, 'sendComment', { roomId, uniqueId: uid(), text: 'x', type: 'text' }, id)
     expect(err(refused)).toBe('forbidden')
-    await relay.ok(a.token, 'addParticipants', { roomId, userIds: [b!.id] })
+    await relay.ok(a!.token, 'addParticipants', { roomId, userIds: [b!.id] })
     const replay = await relay.mutate(b!.token, 'sendComment', { roomId, uniqueId: uid(), text: 'x', type: 'text' }, id)
     expect(replay).toEqual(refused)
   })
