@@ -167,17 +167,13 @@ export class TestSocket {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
   }
 
-  /** The next not-yet-consumed frame matching `pred` (frames before it are skipped). */
-  async next(pred: (f: DownFrame) => boolean = () => true, timeoutMs = 3000): Promise<DownFrame> {
+  /** Resolves once `ready()` holds, re-checking on every frame (bounded by `timeoutMs`). */
+  private async until(ready: () => boolean, what: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    for (;;) {
-      while (this.cursor < this.frames.length) {
-        const f = this.frames[this.cursor++]!
-        if (pred(f)) return f
-      }
-      if (this.ws.readyState === this.ws.CLOSED) throw new Error('socket closed while waiting for a frame')
+    while (!ready()) {
+      if (this.ws.readyState === this.ws.CLOSED) throw new Error(`socket closed while waiting for ${what}`)
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5)).slice(0, 800)}`)
+      if (left <= 0) throw new Error(`no ${what} within ${timeoutMs} ms; last frames ${JSON.stringify(this.frames.slice(-5)).slice(0, 800)}`)
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left)
         this.waiters.push(() => {
@@ -188,6 +184,19 @@ export class TestSocket {
     }
   }
 
+  /** The next not-yet-consumed frame matching `pred` (frames before it are consumed too). */
+  async next(pred: (f: DownFrame) => boolean = () => true, timeoutMs = 3000): Promise<DownFrame> {
+    let found: DownFrame | undefined
+    await this.until(() => {
+      while (found === undefined && this.cursor < this.frames.length) {
+        const f = this.frames[this.cursor++]!
+        if (pred(f)) found = f
+      }
+      return found !== undefined
+    }, 'matching frame', timeoutMs)
+    return found!
+  }
+
   /** Sends a `mutate` frame of one mutation and returns the ack's result. */
   async mutate<N extends MutationName>(name: N, args: MutationArgs<N>, id = uid('m')): Promise<MutationResult> {
     this.send({ type: 'mutate', mutations: [{ id, name, args, createdAt: Date.now() }] })
@@ -195,10 +204,12 @@ export class TestSocket {
     return (ack as Extract<DownFrame, { type: 'ack' }>).results.find((r) => r.mutationId === id)!
   }
 
-  /** A round trip that proves every frame sent before it was handled. */
+  /** A round trip proving every frame the relay sent before the pong has arrived; consumes nothing. */
   async ping(): Promise<void> {
+    const pongs = () => this.frames.filter((f) => f.type === 'pong').length
+    const before = pongs()
     this.send({ type: 'ping' })
-    await this.next((f) => f.type === 'pong')
+    await this.until(() => pongs() > before, 'pong', 3000)
   }
 
   /** Frames received since the last `next`/`drain`, then marks them consumed. */
