@@ -108,7 +108,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     const timer = setTimeout(() => server.closeAllConnections(), 2000)
     await serverClosed
     clearTimeout(timer)
-    await core.idle()
+    await core.close()
     await fanout.close()
     await storage.close()
     logger.info('relay closed', { url })

@@ -76,4 +76,15 @@ describe('relay core', () => {
     const [retried] = await core.applyMutations('a', [item])
     expect(retried).toMatchObject({ ok: true })
   })
+
+  it('refuses new work with closed (not stored) once closing, after finishing writes in flight', async () => {
+    const { core, storage, seedUsers, apply } = await setup()
+    await seedUsers(['a'])
+    const inFlight = apply('a', 'createGroupRoom', { roomId: 'g:late', name: 'late', userIds: [] })
+    await core.close()
+    expect((await inFlight).ok).toBe(true)
+    expect(await apply('a', 'createGroupRoom', { roomId: 'g:after', name: 'x', userIds: [] })).toMatchObject({ ok: false, error: { code: 'closed' } })
+    await expect(core.query('a', { name: 'getRoomById', args: { roomId: 'g:late' } })).rejects.toMatchObject({ code: 'closed' })
+    expect(await storage.read((r) => r.getRoom('g:after'))).toBeUndefined()
+  })
 })

@@ -15,7 +15,7 @@ import { issueToken, verifyToken } from '../auth.js'
 import type { Fanout, RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { createAsyncMutex } from '../storage/async-mutex.js'
-import type { RelayStorage, StorageTx } from '../storage/relay-storage.js'
+import type { RelayStorage, StorageReader, StorageTx } from '../storage/relay-storage.js'
 import { addParticipants, removeParticipants } from './member-mutations.js'
 import { markAsRead, sendComment } from './comment-mutations.js'
 import type { BatchItem } from './mutation-batch.js'
@@ -52,14 +52,24 @@ export function createRelayCore(options: RelayCoreOptions) {
   const now = options.now ?? Date.now
   // Commit and publish happen under one lock, so changes reach subscribers in seq order.
   const writeLock = createAsyncMutex()
+  let isClosed = false
+  const checkOpen = () => {
+    if (isClosed) throw new ParlorError('closed', 'the relay is shutting down; try again shortly')
+  }
 
   /** Runs a write transaction, then publishes the changes it returns, in seq order. */
   function write<T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>): Promise<T> {
     return writeLock.run(async () => {
+      checkOpen()
       const { value, changes } = await storage.transaction(fn)
       for (const change of changes) await fanout.publish(change)
       return value
     })
+  }
+
+  function read<T>(fn: (reader: StorageReader) => Promise<T>): Promise<T> {
+    checkOpen()
+    return storage.read(fn)
   }
 
   /** Stores `result` unless a result for the id exists already; answers the stored one. */
@@ -100,13 +110,13 @@ export function createRelayCore(options: RelayCoreOptions) {
     /** The user a token signs in; `unauthorized`/`token_expired`, also for a user that does not exist. */
     async authenticate(token: string | undefined): Promise<string> {
       const { userId } = verifyToken(secret, token, now())
-      const user = await storage.read((r) => r.getUser(userId))
+      const user = await read((r) => r.getUser(userId))
       if (!user) throw new ParlorError('unauthorized', 'the session token names an unknown user')
       return userId
     },
 
     openSession: (body: unknown): Promise<SessionResponse> =>
-      openSession({ storage, write, body, now, issue: (userId) => issueToken(secret, userId, tokenTtlMs, now()) }),
+      openSession({ read, write, body, now, issue: (userId) => issueToken(secret, userId, tokenTtlMs, now()) }),
 
     mintToken: (userId: string, ttlMs: number = tokenTtlMs): string => issueToken(secret, userId, ttlMs, now()).token,
 
@@ -117,11 +127,17 @@ export function createRelayCore(options: RelayCoreOptions) {
       return results
     },
 
-    query: (userId: string, body: unknown) => storage.read((r) => runQuery(r, userId, body)),
-    catchUp: (userId: string, cursor: number): Promise<CatchUp> => storage.read((r) => catchUp(r, userId, cursor)),
-    roomSync: (userId: string, roomId: string, cursor: number) => storage.read((r) => roomSync(r, userId, roomId, cursor)),
+    query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body)),
+    catchUp: (userId: string, cursor: number): Promise<CatchUp> => read((r) => catchUp(r, userId, cursor)),
+    roomSync: (userId: string, roomId: string, cursor: number) => read((r) => roomSync(r, userId, roomId, cursor)),
 
-    /** Resolves once every write started so far has committed and been published. */
-    idle: () => writeLock.idle(),
+    /**
+     * Refuses new work with `closed` (retryable, never stored as a mutation result) and resolves once
+     * every write already started has committed and been published.
+     */
+    async close(): Promise<void> {
+      isClosed = true
+      await writeLock.idle()
+    },
   }
 }

@@ -6,20 +6,20 @@
 import { ParlorError, parseWith, sessionRequestSchema, type SessionResponse } from '@parlor/protocol'
 import { hashUserKey, verifyUserKey, type IssuedToken } from '../auth.js'
 import type { RelayChange } from '../fanout/fanout.js'
-import type { RelayStorage, StorageTx, UserRow } from '../storage/relay-storage.js'
+import type { StorageReader, StorageTx, UserRow } from '../storage/relay-storage.js'
 import { WriteScope } from './write-scope.js'
 
 type Write = <T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>) => Promise<T>
 
 export async function openSession(deps: {
-  storage: RelayStorage
+  read: <T>(fn: (reader: StorageReader) => Promise<T>) => Promise<T>
   write: Write
   body: unknown
   now: () => number
   issue: (userId: string) => IssuedToken
 }): Promise<SessionResponse> {
   const req = parseWith(sessionRequestSchema, deps.body, 'body')
-  let user = await deps.storage.read((r) => r.getUser(req.userId))
+  let user = await deps.read((r) => r.getUser(req.userId))
   let isNew = false
   if (!user) {
     // Hash outside the transaction: scrypt is slow and must not hold the write lock.

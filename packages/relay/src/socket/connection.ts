@@ -93,6 +93,7 @@ export class Connection {
   onClose(): void {
     if (this.state === 'closed') return
     this.state = 'closed'
+    this.logger.debug('socket closed')
     clearTimeout(this.helloTimer)
     this.o.registry.remove(this, this.rooms)
     this.buffer = []
@@ -154,6 +155,7 @@ export class Connection {
     this.o.registry.goLive(this, this.rooms)
     this.state = 'live'
     this.enqueue(async () => this.send(sync))
+    this.logger.debug('socket ready', { cursor: frame.cursor, syncCursor: sync.cursor, rooms: this.rooms.size })
     const buffered = this.buffer
     this.buffer = []
     for (const change of buffered) this.onChange(change)
