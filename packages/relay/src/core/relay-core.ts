@@ -59,8 +59,8 @@ export function createRelayCore(options: RelayCoreOptions) {
 
   /** Runs a write transaction, then publishes the changes it returns, in seq order. */
   function write<T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>): Promise<T> {
+    checkOpen()
     return writeLock.run(async () => {
-      checkOpen()
       const { value, changes } = await storage.transaction(fn)
       for (const change of changes) await fanout.publish(change)
       return value
