@@ -58,7 +58,8 @@ export function createRelayCore(options: RelayCoreOptions) {
   }
 
   /** Runs a write transaction, then publishes the changes it returns, in seq order. */
-  function write<T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>): Promise<T> {
+  // async, so a refusal is a rejected promise; the check still runs at call time, before any await.
+  async function write<T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>): Promise<T> {
     checkOpen()
     return writeLock.run(async () => {
       const { value, changes } = await storage.transaction(fn)
@@ -67,7 +68,7 @@ export function createRelayCore(options: RelayCoreOptions) {
     })
   }
 
-  function read<T>(fn: (reader: StorageReader) => Promise<T>): Promise<T> {
+  async function read<T>(fn: (reader: StorageReader) => Promise<T>): Promise<T> {
     checkOpen()
     return storage.read(fn)
   }
