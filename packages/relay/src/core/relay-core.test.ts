@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { LIMITS, type MutationArgs, type MutationName } from '@parlor/protocol'
+import { LIMITS, type Mutation, type MutationArgs, type MutationName } from '@parlor/protocol'
 import { createInProcessFanout } from '../fanout/in-process.js'
 import type { RelayChange } from '../fanout/fanout.js'
 import { noopLogger } from '../logger.js'
@@ -21,7 +21,7 @@ async function setup() {
     })
   const apply = async <N extends MutationName>(userId: string, name: N, args: MutationArgs<N>) => {
     const id = uid('m')
-    const [result] = await core.applyMutations(userId, [{ id, mutation: { id, name, args, createdAt: 0 } as never }])
+    const [result] = await core.applyMutations(userId, [{ id, name, args, createdAt: 0 } as never])
     return result!
   }
   return { core, storage, published, seedUsers, apply }
@@ -61,7 +61,7 @@ describe('relay core', () => {
     const { core, storage, seedUsers } = await setup()
     await seedUsers(['a'])
     const id = uid('m')
-    const item = { id, mutation: { id, name: 'createGroupRoom', args: { roomId: 'g:t', name: 't', userIds: [] }, createdAt: 0 } as never }
+    const item: Mutation = { id, name: 'createGroupRoom', args: { roomId: 'g:t', name: 't', userIds: [] }, createdAt: 0 }
     const original = storage.transaction
     let failOnce = true
     storage.transaction = (fn) => {

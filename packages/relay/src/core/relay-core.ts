@@ -6,6 +6,7 @@
 import {
   ParlorError,
   toParlorError,
+  type Mutation,
   type MutationName,
   type MutationResult,
   type MutationValue,
@@ -18,7 +19,6 @@ import { createAsyncMutex } from '../storage/async-mutex.js'
 import type { RelayStorage, StorageReader, StorageTx } from '../storage/relay-storage.js'
 import { addParticipants, removeParticipants } from './member-mutations.js'
 import { markAsRead, sendComment } from './comment-mutations.js'
-import type { BatchItem } from './mutation-batch.js'
 import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
 import { chatTarget, createGroupRoom, getOrCreateChannel, updateRoom } from './room-mutations.js'
 import { openSession } from './session.js'
@@ -82,17 +82,16 @@ export function createRelayCore(options: RelayCoreOptions) {
       return { value: result, changes: [] }
     })
 
-  async function applyOne(userId: string, item: BatchItem): Promise<MutationResult> {
-    const mutationId = item.id
+  async function applyOne(userId: string, mutation: Mutation): Promise<MutationResult> {
+    const mutationId = mutation.id
     try {
       return await write(async (tx) => {
         const stored = await tx.getMutationResult(userId, mutationId)
         if (stored) return { value: stored, changes: [] }
-        if ('error' in item) throw item.error
         const actor = await tx.getUser(userId)
         if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
         const scope = new WriteScope(tx, actor, now())
-        const value = await MUTATIONS[item.mutation.name](scope, item.mutation.args as never)
+        const value = await MUTATIONS[mutation.name](scope, mutation.args as never)
         const result: MutationResult = { mutationId, ok: true, value }
         await tx.putMutationResult(userId, mutationId, result)
         return { value: result, changes: scope.changes() }
@@ -121,10 +120,13 @@ export function createRelayCore(options: RelayCoreOptions) {
 
     mintToken: (userId: string, ttlMs: number = tokenTtlMs): string => issueToken(secret, userId, ttlMs, now()).token,
 
-    /** Applies mutations in order, each in its own transaction; one result per item. */
-    async applyMutations(userId: string, items: BatchItem[]): Promise<MutationResult[]> {
+    /**
+     * Applies validated mutations in order, each in its own transaction, at most once per (user,
+     * mutation id); one result per mutation. Domain refusals are results, stored like successes.
+     */
+    async applyMutations(userId: string, mutations: readonly Mutation[]): Promise<MutationResult[]> {
       const results: MutationResult[] = []
-      for (const item of items) results.push(await applyOne(userId, item))
+      for (const mutation of mutations) results.push(await applyOne(userId, mutation))
       return results
     },
 

@@ -11,7 +11,7 @@ beforeAll(async () => {
   relay = await startRelay({ secret: SECRET })
 })
 
-const mutation = (args: unknown = { roomId: 's:a:b', userId: 'b' }) => ({ id: uid('m'), name: 'chatTarget', args, createdAt: 1 })
+const mutation = (args: unknown = { roomId: 's:a:b', userId: 'b' }): Record<string, unknown> => ({ id: uid('m'), name: 'chatTarget', args, createdAt: 1 })
 
 describe('GET /healthz', () => {
   it('answers ok without a token', async () => {
@@ -119,10 +119,14 @@ describe('bad input', () => {
     expect(res.body.error.code).toBe(code)
   })
 
-  it('answers a mutation with invalid arguments with a validation result, changing nothing', async () => {
-    const res = await relay.http('POST', '/v1/mutations', { mutations: [mutation({ roomId: 42 })] }, token)
-    expect(res.status).toBe(200)
-    expect(res.body.results[0]).toMatchObject({ ok: false, error: { code: 'validation' } })
+  it.each([
+    ['invalid arguments', [mutation({ roomId: 42 })]],
+    ['an unknown mutation name', [{ ...mutation(), name: 'dropRoom' }]],
+    ['a valid mutation followed by an invalid one', [mutation(), mutation({ roomId: 's:a:b' })]],
+    ['a reserved option key', [{ ...mutation(), name: 'updateRoom', args: JSON.parse('{"roomId":"g:x","options":{"__proto__":"x"}}') }]],
+  ])('refuses a body with %s as a whole, applying nothing', async (_, mutations) => {
+    const res = await relay.http('POST', '/v1/mutations', { mutations }, token)
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation' } } })
     expect((await relay.http('GET', '/v1/sync?cursor=0', undefined, token)).body.rooms).toEqual([])
   })
 
@@ -135,7 +139,7 @@ describe('bad input', () => {
   })
 
   it('answers a bad sync cursor with validation', async () => {
-    for (const cursor of ['-1', 'abc', '1.5', '99999999999999999999']) {
+    for (const cursor of ['-1', 'abc', '1.5', '', '99999999999999999999']) {
       const res = await relay.http('GET', `/v1/sync?cursor=${cursor}`, undefined, token)
       expect(res.body.error.code).toBe('validation')
     }

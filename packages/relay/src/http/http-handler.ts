@@ -4,8 +4,7 @@
  * else is logged and answered `internal`, so no request can crash the relay.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { ParlorError, toParlorError } from '@parlor/protocol'
-import { parseMutationBatch } from '../core/mutation-batch.js'
+import { ParlorError, mutationsRequestSchema, parseWith, toParlorError } from '@parlor/protocol'
 import type { RelayCore } from '../core/relay-core.js'
 import type { Logger } from '../logger.js'
 import { CORS_HEADERS, bearerToken, readJsonBody, sendError, sendJson } from './http-io.js'
@@ -29,8 +28,8 @@ export function createHttpHandler(o: HttpHandlerOptions): RequestListener {
     '/v1/mutations': {
       POST: async (req) => {
         const userId = await userOf(req)
-        const items = parseMutationBatch(await readJsonBody(req), ['mutations'])
-        return { results: await core.applyMutations(userId, items) }
+        const { mutations } = parseWith(mutationsRequestSchema, await readJsonBody(req), 'body')
+        return { results: await core.applyMutations(userId, mutations) }
       },
     },
     '/v1/query': {
@@ -91,7 +90,7 @@ export function createHttpHandler(o: HttpHandlerOptions): RequestListener {
 
 /** `?cursor=N`: a non-negative integer; absent means 0 (everything). */
 function parseCursor(value: string | null): number {
-  if (value === null || value === '') return 0
+  if (value === null) return 0
   if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
     throw new ParlorError('validation', 'cursor: expected a non-negative integer')
   }

@@ -1,6 +1,7 @@
 /** Reading bounded JSON bodies and writing JSON answers and errors. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ERROR_CODES, LIMITS, ParlorError, parseJson } from '@parlor/protocol'
+import { rejectProtoKeys } from '../core/input-guard.js'
 
 /** Headers that let a web app on another origin call the API with a bearer token (no cookies). */
 export const CORS_HEADERS = {
@@ -40,7 +41,9 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number = LIMI
   })
   const size = body.length
   if (size === 0) throw new ParlorError('bad_frame', 'the request body is empty; expected JSON')
-  return parseJson(body.toString('utf8'), maxBytes)
+  const value = parseJson(body.toString('utf8'), maxBytes)
+  rejectProtoKeys(value)
+  return value
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -113,15 +113,16 @@ describe('frames after hello', () => {
     expect((await socket.closed).code).toBe(1009)
   })
 
-  it('answers invalid mutation arguments with a stored validation result, changing nothing', async () => {
+  it.each([
+    ['invalid arguments', { roomId: 's:x:y', userId: 'y', more: 1 }],
+    ['a reserved option key', JSON.parse('{"roomId":"s:x:y","userId":"y","options":{"__proto__":"v"}}')],
+  ])('refuses a mutate frame with %s as a whole, applying nothing', async (_, args) => {
     const { socket } = await relay.connect(token)
-    const id = uid('m')
-    const bad = { type: 'mutate', mutations: [{ id, name: 'chatTarget', args: { roomId: 's:x:y', userId: 'y', more: 1 }, createdAt: 0 }] }
-    socket.send(bad)
-    const ack = await socket.next((f) => f.type === 'ack')
-    expect(ack).toMatchObject({ results: [{ mutationId: id, ok: false, error: { code: 'validation' } }] })
-    socket.send(bad)
-    expect(await socket.next((f) => f.type === 'ack')).toEqual(ack)
+    const valid = { id: uid('m'), name: 'getOrCreateChannel', args: { roomId: 'c:fine', uniqueId: 'fine' }, createdAt: 0 }
+    socket.send({ type: 'mutate', mutations: [valid, { id: uid('m'), name: 'chatTarget', args, createdAt: 0 }] })
+    expect(await errorCode(socket)).toBe('validation')
+    await socket.ping()
+    expect(socket.frames.filter((f) => f.type === 'ack')).toEqual([])
     const sync = await relay.http('GET', '/v1/sync', undefined, token)
     expect(sync.body.rooms).toEqual([])
   })

@@ -15,10 +15,11 @@ import {
   toParlorError,
   upFrameSchema,
   type DownFrame,
+  type Mutation,
   type UpFrame,
 } from '@parlor/protocol'
 import type { RelayCore } from '../core/relay-core.js'
-import { parseMutationBatch } from '../core/mutation-batch.js'
+import { rejectProtoKeys } from '../core/input-guard.js'
 import type { RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { changeFrameText } from './change-frames.js'
@@ -118,9 +119,10 @@ export class Connection {
       if (isBinary) throw new ParlorError('bad_frame', 'binary frames are not accepted on this socket')
       if (data.length > LIMITS.maxFrameBytes) throw new ParlorError('payload_too_large', `frame larger than ${LIMITS.maxFrameBytes} bytes`)
       raw = parseJson(data.toString('utf8'))
-      if (this.state === 'handshake') return await this.handleHello(parseWith(upFrameSchema, raw, 'frame'))
-      if (isObject(raw) && raw.type === 'mutate') return await this.handleMutate(raw)
-      await this.handleFrame(parseWith(upFrameSchema, raw, 'frame'))
+      rejectProtoKeys(raw)
+      const frame = parseWith(upFrameSchema, raw, 'frame')
+      if (this.state === 'handshake') return await this.handleHello(frame)
+      await this.handleFrame(frame)
     } catch (e) {
       const err = toParlorError(e)
       if (this.state === 'handshake') return this.close(CLOSE_CODES.handshakeFailed, `expected a hello frame: ${err.message}`)
@@ -161,9 +163,8 @@ export class Connection {
     for (const change of buffered) this.onChange(change)
   }
 
-  private async handleMutate(raw: Record<string, unknown>): Promise<void> {
-    const items = parseMutationBatch(raw, ['type', 'mutations'])
-    const results = await this.o.core.applyMutations(this.userId!, items)
+  private async handleMutate(mutations: readonly Mutation[]): Promise<void> {
+    const results = await this.o.core.applyMutations(this.userId!, mutations)
     // Each mutation's change was published (and queued here) before this ack is queued.
     this.enqueue(async () => this.send({ type: 'ack', results }))
   }
@@ -173,7 +174,7 @@ export class Connection {
       case 'hello':
         throw new ParlorError('bad_frame', 'this socket has already said hello')
       case 'mutate':
-        throw new ParlorError('bad_frame', 'unreachable') // handled before schema parsing
+        return this.handleMutate(frame.mutations)
       case 'ping':
         return this.enqueue(async () => this.send({ type: 'pong' }))
       case 'query': {

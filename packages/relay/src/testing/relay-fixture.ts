@@ -96,6 +96,13 @@ export class TestRelay {
     return res.body.results[0] as MutationResult
   }
 
+  /** Sends one schema-invalid mutation; returns the code that refused the whole body. */
+  async refusedBody(token: string, name: string, args: unknown): Promise<string> {
+    const res = await this.http('POST', '/v1/mutations', { mutations: [{ id: uid('m'), name, args, createdAt: Date.now() }] }, token)
+    if (res.status === 200) throw new Error(`expected the body to be refused, got ${JSON.stringify(res.body).slice(0, 300)}`)
+    return res.body.error.code
+  }
+
   /** Like `mutate` but expects success and returns the value. */
   async ok<N extends MutationName>(token: string, name: N, args: MutationArgs<N>) {
     const r = await this.mutate(token, name, args)
