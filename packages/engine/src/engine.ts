@@ -204,6 +204,7 @@ export class Engine {
   // ---- frames from the relay --------------------------------------------------------------------
 
   private async onFrame(frame: DownFrame): Promise<void> {
+    this.logger.debug('frame', { type: frame.type })
     switch (frame.type) {
       case 'sync': {
         const isHelloAnswer = this.awaitingHelloSync

@@ -116,7 +116,7 @@ export class Connection {
           return
         }
         if (frame.type === 'sync') this.attempt = 0
-        await this.opts.onFrame(frame).catch((e: unknown) => this.opts.logger.error('frame handler failed', { error: String(e) }))
+        await this.opts.onFrame(frame).catch((e: unknown) => this.opts.logger.error('frame handler failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
       })
     }
     socket.onerror = () => {}

@@ -43,7 +43,14 @@ export class Writer {
   private write<T>(fn: (ch: Changes) => Promise<T>): Promise<Changes> {
     const { rooms, participants, comments, outbox, meta, users } = this.db
     const ch = emptyChanges()
-    return this.db.transaction('rw', [rooms, participants, comments, outbox, meta, users], () => fn(ch)).then(() => ch)
+    // The first await inside must be an IndexedDB request: a transaction that has issued none by the
+    // time its callback first awaits something else commits early (PrematureCommitError).
+    return this.db
+      .transaction('rw', [rooms, participants, comments, outbox, meta, users], async () => {
+        await meta.get('cursor')
+        await fn(ch)
+      })
+      .then(() => ch)
   }
 
   /** A catch-up; `advancesCursor` for the answer to hello (a room-scoped sync does not move it). */
