@@ -21,19 +21,21 @@ import {
   type UpFrame,
   type UserProfile,
 } from '@parlor/protocol'
-import { defaultBackoff, backoffDelay, type Backoff } from './core/backoff.js'
+import { defaultBackoff, type Backoff } from './core/backoff.js'
 import { assertManageable, buildMutation, channelArgs, chatTargetArgs, groupArgs } from './core/build-mutation.js'
 import { Emitter } from './core/emitter.js'
 import { noopLogger, type Logger } from './core/logger.js'
 import { OptionsHandle } from './options-handle.js'
-import { OutboxSender } from './outbox.js'
 import { checkBool, checkIdList, checkPage, pick, roomExtras, type RoomListParams, type RoomsInfoParams, type UpdateRoomParams } from './params.js'
-import { RelayClient } from './relay-client.js'
+import type { EngineEvents, EngineStatus, LiveQuery, PendingMutation } from './engine-types.js'
+import { RelayLink } from './relay-link.js'
+import { chooseLeadership } from './tabs/choose-leadership.js'
+import type { Leadership } from './tabs/leadership.js'
 import { openDb, ALL_TABLES, type ParlorDb } from './store/db.js'
 import { Reader } from './store/reader.js'
 import type { CursorRow, OutboxRow, SessionRow } from './store/rows.js'
-import { Writer, type Changes } from './store/writer.js'
-import { Connection, type WebSocketCtor } from './net/connection.js'
+import { Writer } from './store/writer.js'
+import type { WebSocketCtor } from './net/connection.js'
 import { requestSession } from './net/session.js'
 
 export interface EngineOptions {
@@ -50,44 +52,11 @@ export interface EngineOptions {
   logger?: Logger
   /** Reconnect and retry backoff. */
   backoff?: Backoff
+  /** Who among engines sharing the database runs the socket (default: Web Locks, else a lease). */
+  leadership?: Leadership
 }
 
 export const defaultEngineOptions = { dbName: 'parlor', backoff: defaultBackoff } as const
-
-export interface EngineStatus {
-  online: boolean
-  /** Queued mutations not yet acknowledged by the relay. */
-  pending: number
-  /** Creation time of the oldest queued mutation (epoch ms). */
-  oldestPendingAt: number | undefined
-  /** When the cache last caught up with the relay (epoch ms). */
-  lastSyncAt: number | undefined
-}
-
-export interface EngineEvents {
-  room: Room
-  'room:removed': { roomId: string }
-  comment: Comment
-  options: { roomId: string; options: RoomOptions }
-  status: EngineStatus
-  'mutation:failed': { mutation: Mutation; error: ParlorError }
-  [key: string]: unknown
-}
-
-/** A queued mutation as support tools and UIs see it. */
-export interface PendingMutation {
-  id: string
-  name: MutationName
-  roomId: string
-  createdAt: number
-  attempts: number
-  lastError?: { code: string; message: string }
-}
-
-export type LiveQuery =
-  | { type: 'roomList'; page?: number; limit?: number; show_participants?: boolean; show_empty?: boolean }
-  | { type: 'room'; roomId: string }
-  | { type: 'participants'; roomUniqueId: string; page?: number; limit?: number }
 
 /**
  * The Parlor engine: every read from IndexedDB, every change queued in the outbox and applied
@@ -97,9 +66,7 @@ export class Engine {
   private readonly db: ParlorDb
   private readonly reader: Reader
   private readonly writer: Writer
-  private readonly conn: Connection
-  private readonly outbox: OutboxSender
-  private readonly relay: RelayClient
+  private readonly link: RelayLink
   private readonly events: Emitter<EngineEvents>
   private readonly urls: string[]
   private readonly backoff: Backoff
@@ -107,11 +74,7 @@ export class Engine {
   private readonly logger: Logger
   private session: SessionRow | undefined
   private credentials: { userId: string; userKey: string } | undefined
-  private caughtUp = false
-  private awaitingHelloSync = false
   private closed = false
-  private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined }
-  private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
 
   constructor(options: EngineOptions) {
     const opts = { ...defaultEngineOptions, ...options }
@@ -127,18 +90,22 @@ export class Engine {
     const me = () => this.me()
     this.reader = new Reader(this.db, me)
     this.writer = new Writer(this.db, () => me().userId)
-    this.conn = new Connection({
+    this.link = new RelayLink({
+      db: this.db,
+      dbName: opts.dbName,
+      reader: this.reader,
+      writer: this.writer,
+      events: this.events,
+      leadership: opts.leadership ?? chooseLeadership(this.db, opts.dbName, nanoid()),
       urls: this.urls,
       WebSocket: WebSocketClass,
-      hello: () => this.hello(),
-      onFrame: (f) => this.onFrame(f),
-      onOpen: () => (this.awaitingHelloSync = true),
-      onClose: (code) => this.onClose(code),
-      logger: this.logger.child({ part: 'connection' }),
       backoff: this.backoff,
+      logger: this.logger,
+      hello: () => this.hello(),
+      onAuthRejected: () => {
+        if (this.session) this.session = { ...this.session, expiresAt: 0 }
+      },
     })
-    this.outbox = new OutboxSender(this.db, this.conn)
-    this.relay = new RelayClient(this.conn, () => this.caughtUp)
   }
 
   // ---- session ----------------------------------------------------------------------------------
@@ -168,9 +135,9 @@ export class Engine {
     })
     const switching = this.session !== undefined && this.session.user.userId !== userId
     this.session = session
-    if (switching) await this.conn.stop()
-    this.conn.start()
-    await this.refreshStatus()
+    if (switching) await this.link.restart()
+    else this.link.start()
+    await this.link.refreshStatus()
     return session.user
   }
 
@@ -201,101 +168,18 @@ export class Engine {
     return { type: 'hello', protocolVersion: PROTOCOL_VERSION, token: this.session.token, cursor }
   }
 
-  // ---- frames from the relay --------------------------------------------------------------------
-
-  private async onFrame(frame: DownFrame): Promise<void> {
-    this.logger.debug('frame', { type: frame.type })
-    switch (frame.type) {
-      case 'sync': {
-        const isHelloAnswer = this.awaitingHelloSync
-        const changes = await this.writer.applySync(frame, isHelloAnswer)
-        if (isHelloAnswer) {
-          this.awaitingHelloSync = false
-          this.caughtUp = true
-          this.outbox.enable()
-        }
-        await this.publish(changes)
-        break
-      }
-      case 'change':
-        await this.publish(await this.writer.applyChange(frame))
-        break
-      case 'ack': {
-        this.outbox.acknowledged(frame.results)
-        const changes = await this.writer.settle(frame.results, (n) => backoffDelay(n, this.backoff))
-        await this.publish(changes)
-        void this.outbox.flush()
-        break
-      }
-      case 'result':
-        this.relay.settle(frame)
-        break
-      case 'error':
-        if (frame.ref !== undefined) this.relay.fail(frame.ref, frame.error)
-        else this.logger.warn('relay refused a frame', { error: frame.error })
-        break
-      case 'pong':
-        break
-    }
-  }
-
-  private onClose(code: number): void {
-    this.caughtUp = false
-    this.awaitingHelloSync = false
-    this.outbox.disable()
-    this.relay.disconnected()
-    if (this.session && (code === 4001 || code === 4002)) this.session = { ...this.session, expiresAt: 0 }
-    void this.refreshStatus()
-  }
-
-  /** Emits events for what a write changed (after its transaction committed). */
-  private async publish(ch: Changes): Promise<void> {
-    for (const { row, error } of ch.failed) this.events.emit('mutation:failed', { mutation: row.mutation, error })
-    for (const id of ch.roomIds) {
-      if (ch.removedRoomIds.has(id)) continue
-      const room = await this.reader.room(id, { participants: false })
-      if (room) this.events.emit('room', room)
-      if (room && ch.optionsRoomIds.has(id)) this.events.emit('options', { roomId: id, options: room.options })
-    }
-    for (const id of ch.removedRoomIds) this.events.emit('room:removed', { roomId: id })
-    for (const c of ch.comments) {
-      const [comment] = await this.reader.comments(c.roomId, { limit: 1, before: c.id + 1 })
-      if (comment) this.events.emit('comment', comment)
-    }
-    await this.refreshStatus()
-  }
-
   // ---- status and sync --------------------------------------------------------------------------
 
   /** Online state, queued mutations and last catch-up time. */
   status(): EngineStatus {
-    return { ...this.current }
-  }
-
-  private async refreshStatus(): Promise<void> {
-    if (this.closed) return
-    const [pending, oldest, cursor] = await Promise.all([
-      this.db.outbox.count(),
-      this.db.outbox.orderBy('seq').first(),
-      this.db.meta.get('cursor') as Promise<CursorRow | undefined>,
-    ])
-    const next: EngineStatus = { online: this.caughtUp, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt }
-    const changed = JSON.stringify(next) !== JSON.stringify(this.current)
-    this.current = next
-    if (changed) this.events.emit('status', this.status())
-    if (next.online && next.pending === 0 && this.outbox.inFlightCount === 0) {
-      for (const w of this.idleWaiters.splice(0)) w.resolve()
-    }
+    return this.link.status()
   }
 
   /** Resolves once the outbox is empty and the cache has caught up with the relay. */
   sync(): Promise<void> {
     if (this.closed) return Promise.reject(new ParlorError('closed', 'the engine is closed'))
     this.me()
-    return new Promise((resolve, reject) => {
-      this.idleWaiters.push({ resolve, reject })
-      void this.refreshStatus()
-    })
+    return this.link.sync()
   }
 
   /** Queued mutations with their attempts and last error, oldest first. */
@@ -318,19 +202,18 @@ export class Engine {
 
   /** Takes the engine offline on purpose (mutations keep queueing); `connect()` goes back online. */
   async disconnect(): Promise<void> {
-    await this.conn.stop()
+    await this.link.pause()
   }
 
   connect(): void {
-    if (this.session && !this.closed) this.conn.start()
+    if (this.session && !this.closed) this.link.start()
   }
 
+  /** Closes the socket (handing it to another tab, if any) and the database. */
   async close(): Promise<void> {
     if (this.closed) return
-    await this.conn.stop()
     this.closed = true
-    this.outbox.disable()
-    for (const w of this.idleWaiters.splice(0)) w.reject(new ParlorError('closed', 'the engine is closed'))
+    await this.link.close()
     this.db.close()
   }
 
@@ -342,15 +225,14 @@ export class Engine {
     this.me()
     const m = buildMutation(name, args, nanoid(), Date.now())
     await this.db.outbox.add({ id: m.id, roomId: m.args.roomId, mutation: m, createdAt: m.createdAt, attempts: 0 })
-    void this.outbox.flush()
-    await this.refreshStatus()
+    this.link.queued()
     return m
   }
 
   private async visibleRoom(roomId: string): Promise<Room> {
     const room = await this.reader.room(roomId)
     if (!room) throw new ParlorError('internal', `room ${roomId} vanished after a local write`)
-    this.events.emit('room', room)
+    this.link.emit('room', room)
     return room
   }
 
@@ -439,7 +321,7 @@ export class Engine {
     await this.memberRoom(roomId)
     const before = new Set((await this.reader.participants(roomId, 1, Infinity))?.map((p) => p.userId))
     await this.enqueue('removeParticipants', { roomId, userIds: ids })
-    if (ids.includes(this.me().userId)) this.events.emit('room:removed', { roomId })
+    if (ids.includes(this.me().userId)) this.link.emit('room:removed', { roomId })
     else await this.visibleRoom(roomId)
     return [...new Set(ids)].filter((id) => before.has(id))
   }
@@ -459,7 +341,7 @@ export class Engine {
     const comments = await this.reader.comments(roomId, { limit: LIMITS.maxCommentsLimit })
     const comment = comments.find((c) => c.uniqueId === uniqueId && c.status === 'pending')
     if (!comment) throw new ParlorError('internal', `comment ${m.id} vanished after a local write`)
-    this.events.emit('comment', comment)
+    this.link.emit('comment', comment)
     await this.visibleRoom(roomId)
     return comment
   }
@@ -479,7 +361,7 @@ export class Engine {
     const local = await this.reader.roomWithComments(roomId, LIMITS.roomComments)
     if (local?.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
     if (local) return local
-    return this.relay.roomById(roomId, this.me().userId)
+    return this.link.queries.roomById(roomId, this.me().userId)
   }
 
   /** Rooms by ids and/or unique ids that the user is (or, with show_removed, was) in. */
@@ -513,13 +395,13 @@ export class Engine {
     if (typeof roomUniqueId !== 'string' || roomUniqueId.length === 0) throw new ParlorError('validation', 'roomUniqueId is required')
     const bounds = checkPage(page, limit, LIMITS.maxParticipantsLimit)
     const roomId = roomIdFromUniqueId(roomUniqueId)
-    if (roomTypeOf(roomId) !== 'channel' || !this.relay.isReady()) {
+    if (roomTypeOf(roomId) !== 'channel' || !this.link.isReady()) {
       const local = await this.reader.participants(roomId, bounds.page, bounds.limit)
       if (local) return local
       const room = await this.reader.room(roomId, { participants: false })
       if (room?.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
     }
-    return this.relay.participants(roomUniqueId, bounds.page, bounds.limit)
+    return this.link.queries.participants(roomUniqueId, bounds.page, bounds.limit)
   }
 
   /** Sum of unread comments over the user's rooms. */
@@ -540,8 +422,8 @@ export class Engine {
     const lowest = stored[0]?.id
     const isContiguous = stored.every((c, i) => i === 0 || c.id === stored[i - 1]!.id! + 1)
     const isComplete = room !== undefined && isContiguous && (local.length >= limit || lowest === 1 || (lowest === undefined && !room.lastComment))
-    if (isComplete || !this.relay.isReady()) return local
-    const remote = await this.relay.comments(roomId, limit, before)
+    if (isComplete || !this.link.isReady()) return local
+    const remote = await this.link.queries.comments(roomId, limit, before)
     const pending = local.filter((c) => c.status === 'pending')
     return [...remote, ...pending].slice(-limit)
   }

@@ -28,6 +28,7 @@ interface Waiter {
 export class RelayClient {
   private nextId = 1
   private readonly waiting = new Map<number, Waiter>()
+  private askFn: (query: Query) => Promise<unknown> = (q) => this.ask(q)
 
   constructor(
     private readonly conn: Connection,
@@ -38,10 +39,18 @@ export class RelayClient {
     return this.caughtUp() && this.conn.isOpen
   }
 
-  private async ask<T>(query: Query, schema: { safeParse(v: unknown): unknown; parse(v: unknown): T }): Promise<T> {
-    if (!this.isReady()) throw new ParlorError('offline', 'the relay is not reachable and the cache does not hold this')
+  /** The same typed queries, sent through another path (the leader tab). */
+  via(ask: (query: Query) => Promise<unknown>): RelayClient {
+    const client = Object.create(this) as RelayClient
+    client.askFn = ask
+    return client
+  }
+
+  /** Sends a query on the socket and resolves with the relay's unvalidated value. */
+  ask(query: Query): Promise<unknown> {
+    if (!this.isReady()) return Promise.reject(new ParlorError('offline', 'the relay is not reachable and the cache does not hold this'))
     const id = this.nextId++
-    const value = await new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id)
         reject(new ParlorError('timeout', `the relay did not answer ${query.name} in time`))
@@ -49,7 +58,10 @@ export class RelayClient {
       this.waiting.set(id, { resolve, reject, timer })
       if (!this.conn.send({ type: 'query', id, query })) this.fail(id, { code: 'offline', message: 'the socket closed' })
     })
-    return parseWith(schema as never, value, query.name) as T
+  }
+
+  private async askTyped<T>(query: Query, schema: { safeParse(v: unknown): unknown; parse(v: unknown): T }): Promise<T> {
+    return parseWith(schema as never, await this.askFn(query), query.name) as T
   }
 
   settle(frame: { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code: string; message: string } }): void {
@@ -74,7 +86,7 @@ export class RelayClient {
   }
 
   async roomById(roomId: string, me: string): Promise<Room & { comments: Comment[] }> {
-    const v = await this.ask({ name: 'getRoomById', args: { roomId } }, roomByIdValueSchema)
+    const v = await this.askTyped({ name: 'getRoomById', args: { roomId } }, roomByIdValueSchema)
     const participants = [...v.participants].filter((p) => !p.isRemoved).sort(byJoinOrder)
     const names = new Map(participants.map((p) => [p.userId, p.username]))
     const room = toRoom(
@@ -90,13 +102,13 @@ export class RelayClient {
   }
 
   async participants(roomUniqueId: string, page: number, limit: number): Promise<Participant[]> {
-    const v = await this.ask({ name: 'getParticipants', args: { roomUniqueId, page, limit } }, participantsValueSchema)
+    const v = await this.askTyped({ name: 'getParticipants', args: { roomUniqueId, page, limit } }, participantsValueSchema)
     return v.participants.map(toParticipant)
   }
 
   async comments(roomId: string, limit: number, before: number | undefined): Promise<Comment[]> {
     const args = { roomId, limit, ...(before !== undefined && { before }) }
-    const v = await this.ask({ name: 'loadComments', args }, commentsValueSchema)
+    const v = await this.askTyped({ name: 'loadComments', args }, commentsValueSchema)
     return v.comments.map((c) => toComment(c))
   }
 }

@@ -43,6 +43,13 @@ export interface CursorRow {
   lastSyncAt: number
 }
 
-export type MetaRow = SessionRow | CursorRow
+/** The lease of the engine (tab) that runs the socket and outbox, where Web Locks are missing. */
+export interface LeaderRow {
+  key: 'leader'
+  owner: string
+  expiresAt: number
+}
+
+export type MetaRow = SessionRow | CursorRow | LeaderRow
 
 export type UserRow = UserProfile

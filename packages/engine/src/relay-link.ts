@@ -1,0 +1,301 @@
+import { ParlorError, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
+import { backoffDelay, type Backoff } from './core/backoff.js'
+import type { Emitter } from './core/emitter.js'
+import type { Logger } from './core/logger.js'
+import type { EngineEvents, EngineStatus } from './engine-types.js'
+import { Connection, type WebSocketCtor } from './net/connection.js'
+import { OutboxSender } from './outbox.js'
+import { RelayClient } from './relay-client.js'
+import type { ParlorDb } from './store/db.js'
+import type { Reader } from './store/reader.js'
+import type { CursorRow } from './store/rows.js'
+import type { Changes, Writer } from './store/writer.js'
+import type { Leadership } from './tabs/leadership.js'
+import { TabChannel, type TabMessage } from './tabs/tab-channel.js'
+
+export interface RelayLinkOptions {
+  db: ParlorDb
+  dbName: string
+  reader: Reader
+  writer: Writer
+  events: Emitter<EngineEvents>
+  leadership: Leadership
+  urls: readonly string[]
+  WebSocket: WebSocketCtor
+  backoff: Backoff
+  logger: Logger
+  /** Builds the hello frame (refreshing the token if needed); undefined without a session. */
+  hello(): Promise<UpFrame | undefined>
+  /** The relay refused the token: the next hello must get a new one. */
+  onAuthRejected(): void
+}
+
+const TAB_QUERY_TIMEOUT_MS = 15_000
+
+/**
+ * Everything between the database and the relay: the one socket, the outbox sender, relay queries,
+ * events, status and `sync()`. Among engines sharing a database (tabs), only the leader connects;
+ * the others learn events and the leader's online state over a BroadcastChannel, ask the leader to
+ * flush when they queue a mutation, and forward their relay queries to it.
+ */
+export class RelayLink {
+  private readonly conn: Connection
+  private readonly outbox: OutboxSender
+  private readonly relay: RelayClient
+  private readonly tabs: TabChannel
+  private hasSession = false
+  private caughtUp = false
+  private awaitingHelloSync = false
+  private leaderOnline = false
+  private closed = false
+  private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined }
+  private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+  private tabQueries = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void }>()
+  private nextTabQuery = 0
+
+  constructor(private readonly o: RelayLinkOptions) {
+    this.conn = new Connection({
+      urls: o.urls,
+      WebSocket: o.WebSocket,
+      hello: () => o.hello(),
+      onFrame: (f) => this.onFrame(f),
+      onOpen: () => (this.awaitingHelloSync = true),
+      onClose: (code) => this.onClose(code),
+      logger: o.logger.child({ part: 'connection' }),
+      backoff: o.backoff,
+    })
+    this.outbox = new OutboxSender(o.db, this.conn)
+    this.relay = new RelayClient(this.conn, () => this.caughtUp)
+    this.tabs = new TabChannel(o.dbName, (m) => void this.onTabMessage(m))
+  }
+
+  private get isLeader(): boolean {
+    return this.o.leadership.isLeader
+  }
+
+  /** A session exists: compete for leadership; the leader connects. */
+  start(): void {
+    if (this.closed) return
+    if (!this.hasSession) {
+      this.hasSession = true
+      this.o.leadership.start((isLeader) => {
+        if (isLeader) this.conn.start()
+        else void this.conn.stop()
+        void this.refreshStatus()
+      })
+    }
+    if (this.isLeader) this.conn.start()
+    else this.tabs.post({ kind: 'outbox' })
+  }
+
+  /** Drops the socket now and reconnects (after a change of user). */
+  async restart(): Promise<void> {
+    await this.conn.stop()
+    this.start()
+  }
+
+  /** Takes this engine offline on purpose; `start()` brings it back. */
+  async pause(): Promise<void> {
+    await this.conn.stop()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.conn.stop()
+    this.closed = true
+    this.outbox.disable()
+    await this.o.leadership.stop()
+    this.tabs.close()
+    for (const w of this.idleWaiters.splice(0)) w.reject(new ParlorError('closed', 'the engine is closed'))
+  }
+
+  // ---- events -----------------------------------------------------------------------------------
+
+  /** Emits an event here and in the other tabs. */
+  emit<K extends keyof EngineEvents & string>(event: K, value: EngineEvents[K]): void {
+    this.o.events.emit(event, value)
+    const wire = event === 'mutation:failed' ? { ...(value as EngineEvents['mutation:failed']), error: (value as EngineEvents['mutation:failed']).error.toWire() } : value
+    this.tabs.post({ kind: 'event', event, value: wire })
+  }
+
+  /** A mutation was queued in this tab: send it (or ask the leader to). */
+  queued(): void {
+    if (this.isLeader) void this.outbox.flush()
+    else this.tabs.post({ kind: 'outbox' })
+    void this.refreshStatus()
+  }
+
+  private async onTabMessage(m: TabMessage): Promise<void> {
+    switch (m.kind) {
+      case 'event': {
+        const value =
+          m.event === 'mutation:failed'
+            ? { ...(m.value as object), error: ParlorError.fromWire((m.value as { error: { code: string; message: string } }).error) }
+            : m.value
+        if (m.event !== 'status') this.o.events.emit(m.event, value as never)
+        break
+      }
+      case 'leader':
+        this.leaderOnline = m.online
+        break
+      case 'outbox':
+        if (!this.isLeader) break
+        void this.outbox.flush()
+        this.tabs.post({ kind: 'leader', online: this.caughtUp })
+        break
+      case 'query': {
+        if (!this.isLeader) break
+        const answer = await this.relay.ask(m.query).then(
+          (value) => ({ kind: 'answer' as const, id: m.id, ok: true as const, value }),
+          (e: unknown) => ({ kind: 'answer' as const, id: m.id, ok: false as const, error: ParlorError.fromWire(toWire(e)).toWire() }),
+        )
+        this.tabs.post(answer)
+        break
+      }
+      case 'answer': {
+        const w = this.tabQueries.get(m.id)
+        if (!w) break
+        this.tabQueries.delete(m.id)
+        if (m.ok) w.resolve(m.value)
+        else w.reject(ParlorError.fromWire(m.error))
+        break
+      }
+    }
+    await this.refreshStatus()
+  }
+
+  // ---- relay queries ----------------------------------------------------------------------------
+
+  /** Whether a relay query can be answered now (this tab's socket, or the leader's). */
+  isReady(): boolean {
+    return this.isLeader ? this.relay.isReady() : this.leaderOnline
+  }
+
+  /** The relay client, asking through the leader tab when this one is not it. */
+  get queries(): RelayClient {
+    return this.isLeader ? this.relay : this.relay.via((q) => this.askLeader(q))
+  }
+
+  private askLeader(query: Query): Promise<unknown> {
+    if (!this.leaderOnline) return Promise.reject(new ParlorError('offline', 'no tab is connected to the relay'))
+    const id = `${Math.random().toString(36).slice(2)}-${this.nextTabQuery++}`
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.tabQueries.delete(id)
+        reject(new ParlorError('timeout', `the leader tab did not answer ${query.name} in time`))
+      }, TAB_QUERY_TIMEOUT_MS)
+      this.tabQueries.set(id, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      })
+      this.tabs.post({ kind: 'query', id, query })
+    })
+  }
+
+  // ---- frames from the relay --------------------------------------------------------------------
+
+  private async onFrame(frame: DownFrame): Promise<void> {
+    switch (frame.type) {
+      case 'sync': {
+        const isHelloAnswer = this.awaitingHelloSync
+        const changes = await this.o.writer.applySync(frame, isHelloAnswer)
+        if (isHelloAnswer) {
+          this.awaitingHelloSync = false
+          this.caughtUp = true
+          this.tabs.post({ kind: 'leader', online: true })
+          this.outbox.enable()
+        }
+        await this.publish(changes)
+        break
+      }
+      case 'change':
+        await this.publish(await this.o.writer.applyChange(frame))
+        break
+      case 'ack': {
+        this.outbox.acknowledged(frame.results)
+        await this.publish(await this.o.writer.settle(frame.results, (n) => backoffDelay(n, this.o.backoff)))
+        void this.outbox.flush()
+        break
+      }
+      case 'result':
+        this.relay.settle(frame)
+        break
+      case 'error':
+        if (frame.ref !== undefined) this.relay.fail(frame.ref, frame.error)
+        else this.o.logger.warn('relay refused a frame', { error: frame.error })
+        break
+      case 'pong':
+        break
+    }
+  }
+
+  private onClose(code: number): void {
+    const wasOnline = this.caughtUp
+    this.caughtUp = false
+    this.awaitingHelloSync = false
+    this.outbox.disable()
+    this.relay.disconnected()
+    if (wasOnline) this.tabs.post({ kind: 'leader', online: false })
+    if (code === 4001 || code === 4002) this.o.onAuthRejected()
+    void this.refreshStatus()
+  }
+
+  /** Emits events for what a write changed (after its transaction committed). */
+  private async publish(ch: Changes): Promise<void> {
+    for (const { row, error } of ch.failed) this.emit('mutation:failed', { mutation: row.mutation, error })
+    for (const id of ch.roomIds) {
+      if (ch.removedRoomIds.has(id)) continue
+      const room = await this.o.reader.room(id, { participants: false })
+      if (room) this.emit('room', room)
+      if (room && ch.optionsRoomIds.has(id)) this.emit('options', { roomId: id, options: room.options })
+    }
+    for (const id of ch.removedRoomIds) this.emit('room:removed', { roomId: id })
+    for (const c of ch.comments) {
+      const [comment] = await this.o.reader.comments(c.roomId, { limit: 1, before: c.id + 1 })
+      if (comment) this.emit('comment', comment)
+    }
+    await this.refreshStatus()
+  }
+
+  // ---- status and sync --------------------------------------------------------------------------
+
+  status(): EngineStatus {
+    return { ...this.current }
+  }
+
+  async refreshStatus(): Promise<void> {
+    if (this.closed) return
+    const { db } = this.o
+    const [pending, oldest, cursor] = await Promise.all([
+      db.outbox.count(),
+      db.outbox.orderBy('seq').first(),
+      db.meta.get('cursor') as Promise<CursorRow | undefined>,
+    ]).catch(() => [0, undefined, undefined] as const)
+    if (this.closed) return
+    const online = this.isLeader ? this.caughtUp : this.leaderOnline
+    const next: EngineStatus = { online, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt }
+    const changed = JSON.stringify(next) !== JSON.stringify(this.current)
+    this.current = next
+    if (changed) this.o.events.emit('status', this.status())
+    if (online && pending === 0 && this.outbox.inFlightCount === 0) {
+      for (const w of this.idleWaiters.splice(0)) w.resolve()
+    }
+  }
+
+  /** Resolves once the outbox is empty and the cache has caught up with the relay. */
+  sync(): Promise<void> {
+    if (this.closed) return Promise.reject(new ParlorError('closed', 'the engine is closed'))
+    return new Promise((resolve, reject) => {
+      this.idleWaiters.push({ resolve, reject })
+      void this.refreshStatus()
+    })
+  }
+
+  get inFlightCount(): number {
+    return this.outbox.inFlightCount
+  }
+}
+
+function toWire(e: unknown): { code: string; message: string } {
+  return e instanceof ParlorError ? e.toWire() : { code: 'internal', message: e instanceof Error ? e.message : String(e) }
+}
