@@ -1,4 +1,3 @@
-import { liveQuery, type Observable } from 'dexie'
 import { nanoid } from 'nanoid'
 import {
   LIMITS,
@@ -25,6 +24,7 @@ import { defaultBackoff, type Backoff } from './core/backoff.js'
 import { assertManageable, buildMutation, channelArgs, chatTargetArgs, groupArgs } from './core/build-mutation.js'
 import { Emitter } from './core/emitter.js'
 import { noopLogger, type Logger } from './core/logger.js'
+import { live, type LiveObservable } from './live.js'
 import { OptionsHandle } from './options-handle.js'
 import { checkBool, checkIdList, checkPage, pick, roomExtras, type RoomListParams, type RoomsInfoParams, type UpdateRoomParams } from './params.js'
 import type { EngineEvents, EngineStatus, LiveQuery, PendingMutation } from './engine-types.js'
@@ -437,15 +437,19 @@ export class Engine {
     })
   }
 
-  /** A reactive query (Dexie liveQuery): re-runs whenever the tables it reads change, in any tab. */
-  live(query: LiveQuery): Observable<unknown> {
+  /** A reactive query: re-runs whenever what it reads may have changed, in this tab or another. */
+  live(query: LiveQuery): LiveObservable<unknown> {
+    const changes = (fn: () => void) => {
+      const offs = (['room', 'room:removed', 'comment', 'options', 'status'] as const).map((e) => this.on(e, fn))
+      return () => offs.forEach((off) => off())
+    }
     switch (query.type) {
       case 'roomList':
-        return liveQuery(() => this.loadRoomList(query))
+        return live(() => this.loadRoomList(query), changes)
       case 'room':
-        return liveQuery(() => this.reader.roomWithComments(query.roomId, LIMITS.roomComments))
+        return live(() => this.reader.roomWithComments(query.roomId, LIMITS.roomComments), changes)
       case 'participants':
-        return liveQuery(() => this.reader.participants(roomIdFromUniqueId(query.roomUniqueId), query.page ?? 1, query.limit ?? 100))
+        return live(() => this.reader.participants(roomIdFromUniqueId(query.roomUniqueId), query.page ?? 1, query.limit ?? 100), changes)
     }
   }
 }

@@ -104,7 +104,9 @@ export class RelayLink {
     await this.conn.stop()
     this.closed = true
     this.outbox.disable()
+    const wasLeader = this.isLeader
     await this.o.leadership.stop()
+    if (wasLeader) this.tabs.post({ kind: 'leader', online: false, isLeaving: true })
     this.tabs.close()
     for (const w of this.idleWaiters.splice(0)) w.reject(new ParlorError('closed', 'the engine is closed'))
   }
@@ -137,6 +139,7 @@ export class RelayLink {
       }
       case 'leader':
         this.leaderOnline = m.online
+        if (m.isLeaving) this.o.leadership.nudge()
         break
       case 'outbox':
         if (!this.isLeader) break

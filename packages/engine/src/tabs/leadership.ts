@@ -9,4 +9,6 @@ export interface Leadership {
   start(onChange: (isLeader: boolean) => void): void
   /** Stops competing and hands leadership over (resolves once released). */
   stop(): Promise<void>
+  /** Another tab says the leader left: try to take over now rather than at the next renewal. */
+  nudge(): void
 }

@@ -1,4 +1,3 @@
-import { liveQuery, type Subscription } from 'dexie'
 import type { ParlorDb } from '../store/db.js'
 import type { LeaderRow } from '../store/rows.js'
 import type { Leadership } from './leadership.js'
@@ -14,13 +13,12 @@ export const defaultLeaseOptions: LeaseOptions = { leaseMs: 3000, renewMs: 1000 
 
 /**
  * Leadership through a lease row in the shared database, for platforms without Web Locks (Node,
- * old browsers). The leader renews it; a closing leader deletes it and the others, watching the row,
- * take over at once; a crashed leader's lease expires.
+ * old browsers). The leader renews it; a closing leader deletes it and says so on the tab channel,
+ * and the others take over at once (`nudge`); a crashed leader's lease expires.
  */
 export class LeaseLeadership implements Leadership {
   private leader = false
   private timer: ReturnType<typeof setInterval> | undefined
-  private watch: Subscription | undefined
   private onChange: (isLeader: boolean) => void = () => {}
   private stopped = false
 
@@ -37,12 +35,6 @@ export class LeaseLeadership implements Leadership {
   start(onChange: (isLeader: boolean) => void): void {
     this.onChange = onChange
     this.timer = setInterval(() => void this.tick(), this.opts.renewMs)
-    this.watch = liveQuery(() => this.db.meta.get('leader')).subscribe({
-      next: (row) => {
-        if (!row) void this.tick()
-      },
-      error: () => {},
-    })
     void this.tick()
   }
 
@@ -62,10 +54,13 @@ export class LeaseLeadership implements Leadership {
     this.onChange(isLeader)
   }
 
+  nudge(): void {
+    void this.tick()
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
-    this.watch?.unsubscribe()
     if (!this.leader) return
     this.leader = false
     await this.db

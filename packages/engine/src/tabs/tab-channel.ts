@@ -3,7 +3,7 @@ import type { Query } from '@parlor/protocol'
 /** Messages between the engines (tabs) sharing one database. */
 export type TabMessage =
   | { kind: 'event'; event: string; value: unknown }
-  | { kind: 'leader'; online: boolean }
+  | { kind: 'leader'; online: boolean; isLeaving?: boolean }
   | { kind: 'outbox' }
   | { kind: 'query'; id: string; query: Query }
   | { kind: 'answer'; id: string; ok: true; value: unknown }

@@ -30,6 +30,9 @@ export class WebLocksLeadership implements Leadership {
       .catch(() => undefined)
   }
 
+  /** The lock manager hands the lock over by itself. */
+  nudge(): void {}
+
   async stop(): Promise<void> {
     this.abort.abort()
     this.leader = false
