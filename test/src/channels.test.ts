@@ -77,7 +77,7 @@ describe('getOrCreateRoomByChannel', () => {
       const err = await rejection(alice.getOrCreateRoomByChannel(bad, 'Bad'))
       expect(err, JSON.stringify(bad)).toMatchObject({ name: 'ParlorError', code: 'validation' })
     }
-    alice.disconnect()
+    await alice.disconnect()
     const offline = await rejection(alice.getOrCreateRoomByChannel('no spaces allowed'))
     expect(offline).toMatchObject({ code: 'validation' })
     expect(alice.status().pending).toBe(0)

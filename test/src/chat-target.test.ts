@@ -49,8 +49,8 @@ describe('chatTarget', () => {
 
   it('ends with one room when both users create it concurrently while offline', async () => {
     const [alice, bob] = await Promise.all([signedIn(relay(), uid('alice')), signedIn(relay(), uid('bob'))])
-    alice.disconnect()
-    bob.disconnect()
+    await alice.disconnect()
+    await bob.disconnect()
     const [a, b] = await Promise.all([alice.chatTarget(bob.userId), bob.chatTarget(alice.userId)])
     expect(a.id).toBe(b.id)
     alice.connect()
@@ -69,7 +69,7 @@ describe('chatTarget', () => {
     const alice = await signedIn(relay(), uid('alice'))
     const online = await rejection(alice.chatTarget(alice.userId))
     expect(online).toMatchObject({ name: 'ParlorError', code: 'validation' })
-    alice.disconnect()
+    await alice.disconnect()
     const offline = await rejection(alice.chatTarget(alice.userId))
     expect(offline).toMatchObject({ name: 'ParlorError', code: 'validation' })
     expect(alice.status().pending).toBe(0)

@@ -61,7 +61,7 @@ describe('loadRoomList', () => {
       const err = await rejection(alice.loadRoomList(opts))
       expect(err, JSON.stringify(opts)).toMatchObject({ name: 'ParlorError', code: 'validation' })
     }
-    alice.disconnect()
+    await alice.disconnect()
     expect(await rejection(alice.loadRoomList({ limit: 101 }))).toMatchObject({ code: 'validation' })
   })
 
