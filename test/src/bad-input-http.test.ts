@@ -141,6 +141,14 @@ describe('bad input over HTTP', () => {
     expect(['not_found', 'forbidden']).toContain(missing.body?.error?.code)
   })
 
+  it('refuses an expired token with token_expired on every authenticated route', async () => {
+    const expired = relay().mintToken(userId, -60_000)
+    expectError(await api(relay(), '/v1/mutations', { mutations: [validComment()] }, expired), 'token_expired', 'mutations')
+    expectError(await api(relay(), '/v1/query', { name: 'getRoomById', args: { roomId } }, expired), 'token_expired', 'query')
+    expectError(await api(relay(), '/v1/sync?cursor=0', undefined, expired), 'token_expired', 'sync')
+    expect(await relayView(relay(), token)).toEqual(before)
+  })
+
   it('GET /v1/sync: missing or forged token, bad cursors → error codes', async () => {
     expectError(await api(relay(), '/v1/sync?cursor=0'), 'unauthorized', 'no token')
     expectError(await api(relay(), '/v1/sync?cursor=0', undefined, 'nonsense'), 'unauthorized', 'forged token')

@@ -9,11 +9,13 @@ const MESSAGE_TOO_BIG = 1009
 
 describe('bad input on the socket', () => {
   let token: string
+  let userId: string
   let roomId: string
   let before: unknown
 
   beforeAll(async () => {
-    token = await session(relay(), uid('alice'))
+    userId = uid('alice')
+    token = await session(relay(), userId)
     roomId = groupRoomId(uid('room'))
     const [r] = await mutate(relay(), token, mutation('createGroupRoom', { roomId, name: 'Stable', userIds: [] }))
     expect(r.ok).toBe(true)
@@ -33,6 +35,7 @@ describe('bad input on the socket', () => {
       ['hello with a wrong type', () => hello({ cursor: 'zero' }), [CLOSE_CODES.handshakeFailed]],
       ['hello without a token', () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, cursor: 0 }), [CLOSE_CODES.handshakeFailed, CLOSE_CODES.unauthorized]],
       ['hello with a forged token', () => hello({ token: 'forged.token.value' }), [CLOSE_CODES.unauthorized]],
+      ['hello with an expired token', () => hello({ token: relay().mintToken(userId, -60_000) }), [CLOSE_CODES.tokenExpired]],
       ['hello with another protocol version', () => hello({ protocolVersion: PROTOCOL_VERSION + 1 }), [CLOSE_CODES.protocolVersion]],
       ['a too large first frame', tooLarge, [CLOSE_CODES.handshakeFailed, MESSAGE_TOO_BIG]],
     ]
@@ -97,6 +100,25 @@ describe('bad input on the socket', () => {
       } else {
         expect(outcome.close).toBe(MESSAGE_TOO_BIG)
       }
+      expect(await relayView(relay(), token)).toEqual(before)
+    })
+
+    it('bounds the frame rate of one socket (rate_limited or close 4029) without disturbing other sockets', async () => {
+      const flooder = await rawSocket(relay(), token)
+      const bystander = await rawSocket(relay(), token)
+      for (let i = 0; i < 2_000 && flooder.ws.readyState === flooder.ws.OPEN; i++) flooder.send({ type: 'ping' })
+      const outcome = await Promise.race([
+        flooder.next((f) => f.type === 'error').then((f) => ({ frame: f.error as { code: string; retryAfterMs?: number } })),
+        flooder.closed.then((c) => ({ close: c.code })),
+      ])
+      if ('frame' in outcome) {
+        expect(outcome.frame.code).toBe('rate_limited')
+        expect(outcome.frame.retryAfterMs).toBeGreaterThan(0)
+      } else {
+        expect(outcome.close).toBe(CLOSE_CODES.rateLimited)
+      }
+      bystander.send({ type: 'ping' })
+      await bystander.next((f) => f.type === 'pong')
       expect(await relayView(relay(), token)).toEqual(before)
     })
 

@@ -68,7 +68,8 @@ export interface TestRelay {
   readonly wsUrl: string
   readonly dataDir: string
   readonly relay: RawRelay
-  mintToken(userId: string): string | Promise<string>
+  /** A token signed with the relay's secret; a negative `ttlMs` gives an expired one. */
+  mintToken(userId: string, ttlMs?: number): string
   /** Stops the relay (idempotent); the data dir stays until cleanup. */
   stop(): Promise<void>
   /** Stops this relay and starts a new one on the same data dir (and the same port by default). */
@@ -84,7 +85,7 @@ async function launch(dataDir: string, port: number): Promise<TestRelay> {
     wsUrl: `${relay.url.replace(/^http/, 'ws')}/v1/socket`,
     dataDir,
     relay,
-    mintToken: (userId) => relay.mintToken(userId),
+    mintToken: (userId, ttlMs) => (ttlMs === undefined ? relay.mintToken(userId) : relay.mintToken(userId, ttlMs)),
     stop: () => (stopped ??= Promise.resolve(relay.close())),
     restart: async ({ samePort = true } = {}) => {
       await handle.stop()
