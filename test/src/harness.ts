@@ -101,10 +101,10 @@ async function launch(dataDir: string, port: number): Promise<TestRelay> {
  * Starts a real relay on 127.0.0.1, port 0, in a fresh temp data dir; stopped and the dir removed
  * when the test (or, from a `beforeAll`, the file) finishes.
  */
-export async function startRelay(opts: { dataDir?: string } = {}): Promise<TestRelay> {
+export async function startRelay(opts: { dataDir?: string; port?: number } = {}): Promise<TestRelay> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'parlor-test-')))
   if (opts.dataDir === undefined) defer(() => rm(dataDir, { recursive: true, force: true }))
-  const relay = await launch(dataDir, 0)
+  const relay = await launch(dataDir, opts.port ?? 0)
   defer(() => relay.stop())
   return relay
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { IDBKeyRange } from 'fake-indexeddb'
 import { createEngine } from '@parlor/engine'
-import { deviceOf, makeEngine, nextEvent, sharedRelay, signedIn, signedInMany, syncAll, uid, keyOf, defer } from './harness.js'
+import { deviceOf, makeEngine, nextEvent, sharedRelay, signedIn, signedInMany, startRelay, syncAll, uid, keyOf, defer } from './harness.js'
 
 const relay = sharedRelay()
 
@@ -106,6 +106,68 @@ describe('offline replay', () => {
     expect((await bob.getRoomsInfo({ room_ids: [room.id], show_removed: true }))[0]).toMatchObject({ id: room.id, isRemoved: true })
     const comments = await alice.loadComments(room.id, { limit: 50 })
     expect(texts(comments)).toEqual([])
+  })
+})
+
+describe('catch-up', () => {
+  /** A ws class that records every frame its engine receives. */
+  function recordingSocket(frames: any[]) {
+    return class RecordingSocket extends WebSocket {
+      override set onmessage(fn: ((ev: WebSocket.MessageEvent) => void) | null) {
+        super.onmessage = fn && ((ev) => (frames.push(JSON.parse(String(ev.data))), fn(ev)))
+      }
+      override get onmessage() {
+        return super.onmessage
+      }
+    }
+  }
+
+  it('receives only what changed since its cursor after a disconnect', async () => {
+    const bob = await signedIn(relay(), uid('bob'))
+    const userId = uid('alice')
+    const frames: any[] = []
+    const { IDBFactory } = await import('fake-indexeddb')
+    const alice = createEngine({ relayUrl: relay().url, dbName: `rec-${userId}`, indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: recordingSocket(frames) as never })
+    defer(() => alice.close())
+    await alice.setUser(userId, keyOf(userId))
+    const rooms = []
+    for (let i = 0; i < 5; i++) rooms.push(await alice.createGroupRoom(`Room ${i}`, [bob.userId]))
+    await alice.sync()
+    expect(alice.status().catchUp).toBe('full')
+    await alice.disconnect()
+    await bob.sync()
+    await expect.poll(async () => (await bob.getRoomsInfo({ room_ids: [rooms[2]!.id] })).length).toBe(1)
+    await bob.sendComment(rooms[2]!.id, 'while you were away')
+    await bob.sync()
+    frames.length = 0
+    alice.connect()
+    await alice.sync()
+    const catchUp = frames.find((f) => f.type === 'sync')
+    expect(catchUp.isFull).toBe(false)
+    expect(catchUp.rooms.map((r: { id: string }) => r.id)).toEqual([rooms[2]!.id])
+    expect(catchUp.comments.map((c: { text: string }) => c.text)).toEqual(['while you were away'])
+    expect(alice.status().catchUp).toBe('incremental')
+    expect((await alice.getRoomById(rooms[2]!.id)).unreadCount).toBe(1)
+  })
+
+  it('rebuilds from scratch, and says so, when the relay cannot serve its cursor', async () => {
+    const first = await startRelay()
+    const userId = uid('alice')
+    const alice = makeEngine(first, userId)
+    await alice.setUser(userId, keyOf(userId))
+    const bob = await signedIn(first, uid('bob'))
+    await alice.createGroupRoom('Lost with the old relay', [bob.userId])
+    await alice.sync()
+    // The relay's data is gone: a new relay on the same address with an empty data dir.
+    const port = first.port
+    await first.stop()
+    const fresh = await startRelay({ port })
+    const bob2 = await signedIn(fresh, uid('bob'))
+    await bob2.createGroupRoom('Newer', [])
+    await bob2.sync()
+    await alice.sync()
+    expect(alice.status().catchUp).toBe('full')
+    expect(await alice.loadRoomList({ show_empty: true })).toEqual([])
   })
 })
 

@@ -8,6 +8,11 @@ export interface EngineStatus {
   oldestPendingAt: number | undefined
   /** When the cache last caught up with the relay (epoch ms). */
   lastSyncAt: number | undefined
+  /**
+   * How the last reconnect caught up: `incremental` (only what changed since the cursor) or `full`
+   * (first sync, or the relay could not serve the cursor — a rebuild of the cache).
+   */
+  catchUp: 'incremental' | 'full' | undefined
 }
 
 export interface EngineEvents {

@@ -44,11 +44,14 @@ export class RelayLink {
   private readonly relay: RelayClient
   private readonly tabs: TabChannel
   private hasSession = false
+  /** False while the app has taken the engine offline on purpose (`disconnect()`). */
+  private wantsOnline = true
   private caughtUp = false
   private awaitingHelloSync = false
   private leaderOnline = false
   private closed = false
-  private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined }
+  private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined, catchUp: undefined }
+  private catchUp: EngineStatus['catchUp']
   private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
   private tabQueries = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void }>()
   private nextTabQuery = 0
@@ -76,10 +79,11 @@ export class RelayLink {
   /** A session exists: compete for leadership; the leader connects. */
   start(): void {
     if (this.closed) return
+    this.wantsOnline = true
     if (!this.hasSession) {
       this.hasSession = true
       this.o.leadership.start((isLeader) => {
-        if (isLeader) this.conn.start()
+        if (isLeader && this.wantsOnline) this.conn.start()
         else void this.conn.stop()
         void this.refreshStatus()
       })
@@ -96,6 +100,7 @@ export class RelayLink {
 
   /** Takes this engine offline on purpose; `start()` brings it back. */
   async pause(): Promise<void> {
+    this.wantsOnline = false
     await this.conn.stop()
   }
 
@@ -203,6 +208,7 @@ export class RelayLink {
         const isHelloAnswer = this.awaitingHelloSync
         const changes = await this.o.writer.applySync(frame, isHelloAnswer)
         if (isHelloAnswer) {
+          this.catchUp = frame.isFull ? 'full' : 'incremental'
           this.awaitingHelloSync = false
           this.caughtUp = true
           this.tabs.post({ kind: 'leader', online: true })
@@ -276,7 +282,7 @@ export class RelayLink {
     ]).catch(() => [0, undefined, undefined] as const)
     if (this.closed) return
     const online = this.isLeader ? this.caughtUp : this.leaderOnline
-    const next: EngineStatus = { online, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt }
+    const next: EngineStatus = { online, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt, catchUp: this.catchUp }
     const changed = JSON.stringify(next) !== JSON.stringify(this.current)
     this.current = next
     if (changed) this.o.events.emit('status', this.status())

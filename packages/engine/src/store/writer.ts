@@ -53,8 +53,11 @@ export class Writer {
       .then(() => ch)
   }
 
-  /** A catch-up; `advancesCursor` for the answer to hello (a room-scoped sync does not move it). */
-  applySync(frame: SyncFrame, advancesCursor: boolean): Promise<Changes> {
+  /**
+   * A catch-up: the answer to hello (`isHelloAnswer`), or a room-scoped sync for a room the user
+   * just joined, whose cursor is the seq of the change that added them (safe to resume from).
+   */
+  applySync(frame: SyncFrame, isHelloAnswer: boolean): Promise<Changes> {
     return this.write(async (ch) => {
       if (frame.isFull) {
         const listed = new Set(frame.rooms.map((r) => r.id))
@@ -64,7 +67,7 @@ export class Writer {
       await this.putParticipants(frame.participants, ch)
       await this.putComments(frame.comments, ch, false)
       for (const r of frame.rooms) if (r.isRemoved) await this.dropRoom(r.id, ch, false)
-      if (advancesCursor) await this.setCursor(frame.cursor, frame.isFull)
+      await this.setCursor(frame.cursor, isHelloAnswer && frame.isFull)
     })
   }
 
