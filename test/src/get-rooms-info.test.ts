@@ -4,7 +4,7 @@ import { type Engine, sharedRelay, signedInMany, syncAll, uid } from './harness.
 
 const relay = sharedRelay()
 
-const byId = (rooms: Room[]) => [...rooms].sort((a, b) => a.id.localeCompare(b.id))
+const byId = (rooms: Room[]) => [...rooms].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
 describe('getRoomsInfo', () => {
   let alice: Engine & { userId: string }
