@@ -150,7 +150,16 @@ export class Connection {
     // Register before reading the catch-up so nothing committed meanwhile is missed.
     this.state = 'syncing'
     this.o.registry.addSyncing(this)
-    const { frame: sync, activeRoomIds } = await this.o.core.catchUp(this.userId, frame.cursor)
+    let catchUp
+    try {
+      catchUp = await this.o.core.catchUp(this.userId, frame.cursor)
+    } catch (e) {
+      // A syncing connection receives every change: never leave one behind in that state.
+      const err = toParlorError(e)
+      if (err.code === 'internal') this.logger.error('catch-up failed', { err: e })
+      return this.close(err.code === 'closed' ? CLOSE_CODES.goingAway : 1011, `catch-up failed: ${err.message}`)
+    }
+    const { frame: sync, activeRoomIds } = catchUp
     if (this.state !== 'syncing') return
     this.floor = sync.cursor
     for (const roomId of activeRoomIds) this.rooms.add(roomId)
