@@ -11,6 +11,7 @@ import {
   type SyncFrame,
 } from '@parlor/protocol'
 import type { StorageReader } from '../storage/relay-storage.js'
+import { fitSyncFrame } from './fit-sync-frame.js'
 import { requireReadable, requireRoom } from './guards.js'
 
 /**
@@ -86,7 +87,7 @@ export async function catchUp(reader: StorageReader, userId: string, cursor: num
     }
     frame.comments.push(...(await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since })))
   }
-  return { frame, activeRoomIds: await reader.listActiveRoomIds(userId) }
+  return { frame: fitSyncFrame(frame).frame, activeRoomIds: await reader.listActiveRoomIds(userId) }
 }
 
 /**
@@ -110,5 +111,5 @@ export async function roomSync(
     if (room.type !== 'channel') frame.participants = await reader.listParticipants(roomId, { includeRemoved: true })
     frame.comments = await reader.listComments(roomId, { limit: LIMITS.roomComments })
   }
-  return { frame, isActive, snapshotSeq: await reader.currentSeq() }
+  return { frame: fitSyncFrame(frame).frame, isActive, snapshotSeq: await reader.currentSeq() }
 }

@@ -87,4 +87,21 @@ describe('relay core', () => {
     await expect(core.query('a', { name: 'getRoomById', args: { roomId: 'g:late' } })).rejects.toMatchObject({ code: 'closed' })
     expect(await storage.read((r) => r.getRoom('g:after'))).toBeUndefined()
   })
+
+  it('keeps a large catch-up within the frame limit by sending fewer comments per room', async () => {
+    const { core, seedUsers, apply } = await setup()
+    await seedUsers(['a'])
+    const text = 'x'.repeat(2000)
+    for (let r = 0; r < 15; r++) {
+      await apply('a', 'createGroupRoom', { roomId: `g:r${r}`, name: `r${r}`, userIds: [] })
+      for (let i = 0; i < 20; i++) await apply('a', 'sendComment', { roomId: `g:r${r}`, uniqueId: `c${i}`, text, type: 'text' })
+    }
+    const { frame } = await core.catchUp('a', 0)
+    expect(frame.rooms).toHaveLength(15)
+    expect(JSON.stringify(frame).length).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
+    const perRoom = frame.comments.filter((c) => c.roomId === 'g:r0')
+    expect(perRoom.length).toBeGreaterThan(0)
+    expect(perRoom.length).toBeLessThan(LIMITS.roomComments)
+    expect(perRoom.at(-1)?.uniqueId).toBe('c19')
+  })
 })
