@@ -5,10 +5,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import WebSocket from 'ws'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createEngine } from '@parlor/engine'
-import { keyOf, query, session, startRelay, uid, type TestRelay } from './harness.js'
+import { interceptingSocket, keyOf, query, session, startRelay, uid, type TestRelay } from './harness.js'
 
 type Engine = ReturnType<typeof createEngine>
 
@@ -46,23 +45,12 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 )
 
 function lossySocket(loseNextAck: { value: boolean }) {
-  return class LossySocket extends WebSocket {
-    override set onmessage(fn: ((ev: WebSocket.MessageEvent) => void) | null) {
-      super.onmessage =
-        fn &&
-        ((ev) => {
-          if (loseNextAck.value && String(ev.data).startsWith('{"type":"ack"')) {
-            loseNextAck.value = false
-            this.terminate()
-            return
-          }
-          fn(ev)
-        })
-    }
-    override get onmessage() {
-      return super.onmessage
-    }
-  }
+  return interceptingSocket((data, socket) => {
+    if (!loseNextAck.value || !data.startsWith('{"type":"ack"')) return true
+    loseNextAck.value = false
+    socket.terminate()
+    return false
+  })
 }
 
 async function open(relay: TestRelay, d: Omit<Device, 'engine'>): Promise<Engine> {

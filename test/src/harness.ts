@@ -436,3 +436,23 @@ export async function rawSocket(relay: TestRelay, token?: string, opts: { cursor
   }
   return sock
 }
+
+// ---- sockets that see what the engine receives ----------------------------------------------------
+
+/**
+ * A `ws` class for an engine whose incoming messages pass through `filter` first: it may record
+ * them, or drop one (return false) — e.g. to lose an acknowledgement, as a flaky network would.
+ */
+export function interceptingSocket(filter: (data: string, socket: WebSocket) => boolean): typeof WebSocket {
+  return class InterceptingSocket extends WebSocket {
+    constructor(url: string) {
+      super(url)
+      const own = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!
+      Object.defineProperty(this, 'onmessage', {
+        get: () => own.get!.call(this),
+        set: (fn: ((ev: WebSocket.MessageEvent) => void) | null) =>
+          own.set!.call(this, fn && ((ev: WebSocket.MessageEvent) => void (filter(String(ev.data), this) && fn(ev)))),
+      })
+    }
+  } as unknown as typeof WebSocket
+}

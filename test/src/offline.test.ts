@@ -3,10 +3,9 @@
  * once, the offline convergence cases, removal while offline, restarts with a persisted outbox.
  */
 import { describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { IDBKeyRange } from 'fake-indexeddb'
-import { createEngine } from '@parlor/engine'
-import { deviceOf, makeEngine, nextEvent, sharedRelay, signedIn, signedInMany, startRelay, syncAll, uid, keyOf, defer } from './harness.js'
+import { createEngine, type Room } from '@parlor/engine'
+import { deviceOf, interceptingSocket, makeEngine, nextEvent, sharedRelay, signedIn, signedInMany, startRelay, syncAll, uid, keyOf, defer } from './harness.js'
 
 const relay = sharedRelay()
 
@@ -111,16 +110,7 @@ describe('offline replay', () => {
 
 describe('catch-up', () => {
   /** A ws class that records every frame its engine receives. */
-  function recordingSocket(frames: any[]) {
-    return class RecordingSocket extends WebSocket {
-      override set onmessage(fn: ((ev: WebSocket.MessageEvent) => void) | null) {
-        super.onmessage = fn && ((ev) => (frames.push(JSON.parse(String(ev.data))), fn(ev)))
-      }
-      override get onmessage() {
-        return super.onmessage
-      }
-    }
-  }
+  const recordingSocket = (frames: any[]) => interceptingSocket((data) => (frames.push(JSON.parse(data)), true))
 
   it('receives only what changed since its cursor after a disconnect', async () => {
     const bob = await signedIn(relay(), uid('bob'))
@@ -130,7 +120,7 @@ describe('catch-up', () => {
     const alice = createEngine({ relayUrl: relay().url, dbName: `rec-${userId}`, indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: recordingSocket(frames) as never })
     defer(() => alice.close())
     await alice.setUser(userId, keyOf(userId))
-    const rooms = []
+    const rooms: Room[] = []
     for (let i = 0; i < 5; i++) rooms.push(await alice.createGroupRoom(`Room ${i}`, [bob.userId]))
     await alice.sync()
     expect(alice.status().catchUp).toBe('full')
@@ -196,21 +186,12 @@ describe('durability', () => {
     const userId = uid('alice')
     let dropped = 0
     // A socket that loses the first ack it receives and then the connection, as a flaky network would.
-    class LossySocket extends WebSocket {
-      override set onmessage(fn: ((ev: WebSocket.MessageEvent) => void) | null) {
-        super.onmessage = fn && ((ev) => {
-          if (dropped === 0 && String(ev.data).startsWith('{"type":"ack"')) {
-            dropped++
-            this.terminate()
-            return
-          }
-          fn(ev)
-        })
-      }
-      override get onmessage() {
-        return super.onmessage
-      }
-    }
+    const LossySocket = interceptingSocket((data, socket) => {
+      if (dropped > 0 || !data.startsWith('{"type":"ack"')) return true
+      dropped++
+      socket.terminate()
+      return false
+    })
     const { IDBFactory } = await import('fake-indexeddb')
     const engine = createEngine({ relayUrl: relay().url, dbName: `lossy-${userId}`, indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: LossySocket as never })
     defer(() => engine.close())

@@ -164,8 +164,10 @@ export class Engine {
       this.session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
       await this.db.meta.put(this.session)
     }
-    const cursor = ((await this.db.meta.get('cursor')) as CursorRow | undefined)?.cursor ?? 0
-    return { type: 'hello', protocolVersion: PROTOCOL_VERSION, token: this.session.token, cursor }
+    const row = (await this.db.meta.get('cursor')) as CursorRow | undefined
+    const hello: UpFrame = { type: 'hello', protocolVersion: PROTOCOL_VERSION, token: this.session.token, cursor: row?.cursor ?? 0 }
+    if (row?.epoch !== undefined) hello.epoch = row.epoch
+    return hello
   }
 
   // ---- status and sync --------------------------------------------------------------------------

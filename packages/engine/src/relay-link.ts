@@ -48,6 +48,8 @@ export class RelayLink {
   private wantsOnline = true
   private caughtUp = false
   private awaitingHelloSync = false
+  /** Room ids of the catch-up being received, across its frames. */
+  private listed = new Set<string>()
   private leaderOnline = false
   private closed = false
   private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined, catchUp: undefined }
@@ -206,7 +208,12 @@ export class RelayLink {
     switch (frame.type) {
       case 'sync': {
         const isHelloAnswer = this.awaitingHelloSync
-        const changes = await this.o.writer.applySync(frame, isHelloAnswer)
+        const changes = await this.o.writer.applySync(frame, isHelloAnswer, this.listed)
+        if (frame.more) {
+          await this.publish(changes)
+          break
+        }
+        this.listed = new Set()
         if (isHelloAnswer) {
           this.catchUp = frame.isFull ? 'full' : 'incremental'
           this.awaitingHelloSync = false
@@ -242,6 +249,7 @@ export class RelayLink {
     const wasOnline = this.caughtUp
     this.caughtUp = false
     this.awaitingHelloSync = false
+    this.listed = new Set()
     this.outbox.disable()
     this.relay.disconnected()
     if (wasOnline) this.tabs.post({ kind: 'leader', online: false })

@@ -3,7 +3,10 @@ import { ParlorError } from './errors.js'
 import { downFrameSchema, upFrameSchema, type DownFrame, type UpFrame } from './frames.js'
 import { LIMITS } from './limits.js'
 
-/** The protocol version spoken on the socket. History: 1 — first version (JSON frames). */
+/**
+ * The protocol version spoken on the socket. History:
+ * 1 — JSON frames; hello `epoch` and chunked `sync` (`more`) are optional additions within it.
+ */
 export const PROTOCOL_VERSION = 1
 
 /** Websocket close codes the relay uses, by name. */

@@ -13,6 +13,8 @@ export const helloFrame = z.strictObject({
   protocolVersion: z.number().int(),
   token: z.string().min(1).max(4096),
   cursor: z.number().int().nonnegative(),
+  /** The relay database the cursor belongs to (from an earlier sync); another one means a full sync. */
+  epoch: z.number().int().nonnegative().optional(),
 })
 
 /** A batch of queued mutations, applied in order, each answered in one `ack`. */
@@ -50,6 +52,10 @@ export const syncFrame = z.object({
   userId: userIdSchema,
   cursor: z.number().int(),
   isFull: z.boolean(),
+  /** Identifies the relay database; engines send it back in hello. */
+  epoch: z.number().int().optional(),
+  /** More frames of this same catch-up follow; the cursor counts once the last one is applied. */
+  more: z.boolean().optional(),
   rooms: z.array(memberRoomRecordSchema),
   participants: z.array(participantRecordSchema),
   comments: z.array(commentRecordSchema),

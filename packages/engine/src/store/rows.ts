@@ -40,6 +40,8 @@ export interface SessionRow {
 export interface CursorRow {
   key: 'cursor'
   cursor: number
+  /** The relay database the cursor belongs to. */
+  epoch?: number
   lastSyncAt: number
 }
 

@@ -56,18 +56,21 @@ export class Writer {
   /**
    * A catch-up: the answer to hello (`isHelloAnswer`), or a room-scoped sync for a room the user
    * just joined, whose cursor is the seq of the change that added them (safe to resume from).
+   * A catch-up may come in several frames (`more`); `listed` collects the room ids of a full one
+   * across them, and only its last frame prunes unlisted rooms and stores the cursor.
    */
-  applySync(frame: SyncFrame, isHelloAnswer: boolean): Promise<Changes> {
+  applySync(frame: SyncFrame, isHelloAnswer: boolean, listed: Set<string>): Promise<Changes> {
     return this.write(async (ch) => {
-      if (frame.isFull) {
-        const listed = new Set(frame.rooms.map((r) => r.id))
+      for (const r of frame.rooms) listed.add(r.id)
+      const isLast = !frame.more
+      if (frame.isFull && isLast) {
         for (const id of await this.db.rooms.toCollection().primaryKeys()) if (!listed.has(id)) await this.dropRoom(id, ch, true)
       }
       for (const r of frame.rooms) await this.putMemberRoom(r, ch)
       await this.putParticipants(frame.participants, ch)
       await this.putComments(frame.comments, ch, false)
       for (const r of frame.rooms) if (r.isRemoved) await this.dropRoom(r.id, ch, false)
-      await this.setCursor(frame.cursor, isHelloAnswer && frame.isFull)
+      if (isLast) await this.setCursor(frame.cursor, isHelloAnswer && frame.isFull, frame.epoch)
     })
   }
 
@@ -110,10 +113,11 @@ export class Writer {
     })
   }
 
-  private async setCursor(cursor: number, reset: boolean) {
+  private async setCursor(cursor: number, reset: boolean, epoch?: number) {
     const current = (await this.db.meta.get('cursor')) as CursorRow | undefined
     const next = reset ? cursor : Math.max(current?.cursor ?? 0, cursor)
-    await this.db.meta.put({ key: 'cursor', cursor: next, lastSyncAt: Date.now() })
+    const knownEpoch = epoch ?? current?.epoch
+    await this.db.meta.put({ key: 'cursor', cursor: next, lastSyncAt: Date.now(), ...(knownEpoch !== undefined && { epoch: knownEpoch }) })
   }
 
   private async putMemberRoom(r: MemberRoomRecord, ch: Changes) {

@@ -63,14 +63,14 @@ export interface CatchUp {
 
 /**
  * Everything that changed for `userId` after `cursor` (PROTOCOL.md, socket step 2). A cursor of 0 or
- * one ahead of the relay (a reset database) gives a full sync. For channels only the user's own
+ * one ahead of the relay or of another database (`epoch`) gives a full sync. For channels only the user's own
  * participant row is sent.
  */
-export async function catchUp(reader: StorageReader, userId: string, cursor: number): Promise<CatchUp> {
-  const current = await reader.currentSeq()
-  const isFull = cursor <= 0 || cursor > current
+export async function catchUp(reader: StorageReader, userId: string, cursor: number, epoch?: number): Promise<CatchUp> {
+  const [current, relayEpoch] = [await reader.currentSeq(), await reader.epoch()]
+  const isFull = cursor <= 0 || cursor > current || (epoch !== undefined && epoch !== relayEpoch)
   const since = isFull ? 0 : cursor
-  const frame: SyncFrame = { type: 'sync', userId, cursor: current, isFull, rooms: [], participants: [], comments: [] }
+  const frame: SyncFrame = { type: 'sync', userId, cursor: current, isFull, epoch: relayEpoch, rooms: [], participants: [], comments: [] }
   for (const { room, me } of await reader.listMemberships(userId, since)) {
     if (me.isRemoved) {
       // After their removal, a room's changes are none of the removed user's business.
@@ -87,7 +87,8 @@ export async function catchUp(reader: StorageReader, userId: string, cursor: num
     }
     frame.comments.push(...(await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since })))
   }
-  return { frame: fitSyncFrame(frame).frame, activeRoomIds: await reader.listActiveRoomIds(userId) }
+  // Whole: the socket splits it into frames engines accept (splitSyncFrame); HTTP sends it as one body.
+  return { frame, activeRoomIds: await reader.listActiveRoomIds(userId) }
 }
 
 /**

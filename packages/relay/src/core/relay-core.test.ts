@@ -1,3 +1,4 @@
+import { splitSyncFrame } from './split-sync-frame.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { LIMITS, type Mutation, type MutationArgs, type MutationName } from '@parlor/protocol'
 import { createInProcessFanout } from '../fanout/in-process.js'
@@ -88,7 +89,7 @@ describe('relay core', () => {
     expect(await storage.read((r) => r.getRoom('g:after'))).toBeUndefined()
   })
 
-  it('keeps a large catch-up within the frame limit by sending fewer comments per room', async () => {
+  it('splits a large catch-up into frames within the limit, losing no room or comment', async () => {
     const { core, seedUsers, apply } = await setup()
     await seedUsers(['a'])
     const text = 'x'.repeat(2000)
@@ -97,11 +98,13 @@ describe('relay core', () => {
       for (let i = 0; i < 20; i++) await apply('a', 'sendComment', { roomId: `g:r${r}`, uniqueId: `c${i}`, text, type: 'text' })
     }
     const { frame } = await core.catchUp('a', 0)
-    expect(frame.rooms).toHaveLength(15)
-    expect(JSON.stringify(frame).length).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
-    const perRoom = frame.comments.filter((c) => c.roomId === 'g:r0')
-    expect(perRoom.length).toBeGreaterThan(0)
-    expect(perRoom.length).toBeLessThan(LIMITS.roomComments)
+    expect(JSON.stringify(frame).length).toBeGreaterThan(LIMITS.maxFrameBytes)
+    const frames = splitSyncFrame(frame)
+    expect(frames.length).toBeGreaterThan(1)
+    for (const f of frames) expect(JSON.stringify(f).length).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
+    expect(frames.flatMap((f) => f.rooms.map((r) => r.id))).toEqual(frame.rooms.map((r) => r.id))
+    const perRoom = frames.flatMap((f) => f.comments).filter((c) => c.roomId === 'g:r0')
+    expect(perRoom.map((c) => c.uniqueId).filter((u) => u.startsWith('c'))).toHaveLength(LIMITS.roomComments)
     expect(perRoom.at(-1)?.uniqueId).toBe('c19')
   })
 })

@@ -131,7 +131,7 @@ export function createRelayCore(options: RelayCoreOptions) {
     },
 
     query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body)),
-    catchUp: (userId: string, cursor: number): Promise<CatchUp> => read((r) => catchUp(r, userId, cursor)),
+    catchUp: (userId: string, cursor: number, epoch?: number): Promise<CatchUp> => read((r) => catchUp(r, userId, cursor, epoch)),
     roomSync: (userId: string, roomId: string, cursor: number) => read((r) => roomSync(r, userId, roomId, cursor)),
 
     /**

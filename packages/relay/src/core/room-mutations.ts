@@ -62,7 +62,11 @@ export async function chatTarget(scope: WriteScope, args: MutationArgs<'chatTarg
     const p = await scope.tx.getParticipant(existing.id, user.userId)
     if (!p || p.isRemoved) participants.push(await scope.saveParticipant(scope.newParticipant(existing, user, p)))
   }
-  if (participants.length > 0) await scope.saveRoom(existing, { recount: true })
+  // Both sides may have created the room offline with options of their own: keys the room does not
+  // have yet are added (first writer wins per key), so neither side's options are lost.
+  const added = Object.entries(args.options ?? {}).filter(([k]) => !Object.hasOwn(existing.options, k))
+  if (added.length > 0) existing.options = applyOptionsPatch(existing.options, Object.fromEntries(added))
+  if (participants.length > 0 || added.length > 0) await scope.saveRoom(existing, { recount: participants.length > 0 })
   return { room: existing, participants }
 }
 

@@ -3,6 +3,7 @@
  * mutate/query/ping frames. Inbound frames are handled one at a time, in order; everything sent goes
  * through one outbound queue, so a mutation's change frames always precede the ack that answers it.
  */
+import { splitSyncFrame } from '../core/split-sync-frame.js'
 import {
   CLOSE_CODES,
   ERROR_CODES,
@@ -152,7 +153,7 @@ export class Connection {
     this.o.registry.addSyncing(this)
     let catchUp
     try {
-      catchUp = await this.o.core.catchUp(this.userId, frame.cursor)
+      catchUp = await this.o.core.catchUp(this.userId, frame.cursor, frame.epoch)
     } catch (e) {
       // A syncing connection receives every change: never leave one behind in that state.
       const err = toParlorError(e)
@@ -165,7 +166,7 @@ export class Connection {
     for (const roomId of activeRoomIds) this.rooms.add(roomId)
     this.o.registry.goLive(this, this.rooms)
     this.state = 'live'
-    this.enqueue(async () => this.send(sync))
+    for (const part of splitSyncFrame(sync)) this.enqueue(async () => this.send(part))
     this.logger.debug('socket ready', { cursor: frame.cursor, syncCursor: sync.cursor, rooms: this.rooms.size })
     const buffered = this.buffer
     this.buffer = []

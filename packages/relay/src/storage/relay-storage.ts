@@ -32,6 +32,8 @@ export interface MembershipRow {
 export interface StorageReader {
   /** The highest seq taken so far (0 on a new database). */
   currentSeq(): Promise<number>
+  /** A random number made when the database was created: cursors from another database are void. */
+  epoch(): Promise<number>
   getUser(userId: string): Promise<UserRow | undefined>
   getRoom(roomId: string): Promise<RoomRecord | undefined>
   getParticipant(roomId: string, userId: string): Promise<ParticipantRecord | undefined>

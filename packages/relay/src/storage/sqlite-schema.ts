@@ -46,6 +46,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, mutation_id)
   ) WITHOUT ROWID;
   `,
+  // 2: the database's epoch, so engines holding a cursor of another database get a full sync.
+  `INSERT INTO counters (name, value) VALUES ('epoch', abs(random()) % 9007199254740991);`,
 ]
 
 /** Brings the database up to the newest schema; refuses a database made by a newer relay. */

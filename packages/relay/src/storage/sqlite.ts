@@ -51,6 +51,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
 
   const s = {
     currentSeq: db.prepare(`SELECT value FROM counters WHERE name = 'seq'`).pluck(),
+    epoch: db.prepare(`SELECT value FROM counters WHERE name = 'epoch'`).pluck(),
     nextSeq: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`).pluck(),
     getUser: db.prepare(`SELECT * FROM users WHERE user_id = ?`),
     putUser: db.prepare(insertSql('users', ['user_id', 'username', 'avatar_url', 'key_hash', 'created_at', 'updated_at'])),
@@ -90,6 +91,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
 
   const reader: StorageReader = {
     currentSeq: async () => s.currentSeq.get() as number,
+    epoch: async () => s.epoch.get() as number,
     getUser: async (userId) => {
       const r = s.getUser.get(userId) as Record<string, unknown> | undefined
       return r && rows.userFromRow(r)

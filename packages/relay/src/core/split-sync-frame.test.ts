@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import type { SyncFrame } from '@parlor/protocol'
+import { splitSyncFrame } from './split-sync-frame.js'
+
+const room = (id: string) => ({
+  id, uniqueId: id, type: 'group' as const, name: `room ${id}`, avatarUrl: '', options: { k: 'v'.repeat(50) }, participantCount: 2,
+  lastComment: null, hasComments: false, createdAt: 1, updatedAt: 1, lastActivityAt: 1, version: 1, unreadCount: 0, isRemoved: false,
+})
+const participant = (roomId: string, userId: string) => ({
+  roomId, userId, username: userId, avatarUrl: '', joinedAt: 1, lastReadCommentId: 0, lastReceivedCommentId: 0, isRemoved: false, version: 1,
+})
+const comment = (roomId: string, id: number) => ({
+  id, uniqueId: `${roomId}-${id}`, roomId, sender: { userId: 'a', username: 'a', avatarUrl: '' }, text: 'x'.repeat(100), type: 'text' as const, timestamp: 1, seq: id,
+})
+
+function frameOf(rooms: number, perRoom: number): SyncFrame {
+  const ids = Array.from({ length: rooms }, (_, i) => `g:r${i}`)
+  return {
+    type: 'sync', userId: 'a', cursor: 42, isFull: true, epoch: 7,
+    rooms: ids.map(room),
+    participants: ids.flatMap((id) => [participant(id, 'a'), participant(id, 'b')]),
+    comments: ids.flatMap((id) => Array.from({ length: perRoom }, (_, j) => comment(id, j + 1))),
+  }
+}
+
+describe('splitSyncFrame', () => {
+  it('keeps a small catch-up in one frame', () => {
+    const f = frameOf(3, 2)
+    expect(splitSyncFrame(f)).toEqual([f])
+  })
+
+  it('splits a large catch-up into frames within the limit that together hold everything, in order (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 4_000, max: 60_000 }), (rooms, perRoom, max) => {
+        const f = frameOf(rooms, perRoom)
+        const frames = splitSyncFrame(f, max)
+        for (const part of frames) expect(JSON.stringify(part).length).toBeLessThanOrEqual(max)
+        expect(frames.slice(0, -1).every((p) => p.more === true)).toBe(true)
+        expect(frames.at(-1)!.more).toBeUndefined()
+        expect(frames.every((p) => p.cursor === 42 && p.isFull && p.epoch === 7)).toBe(true)
+        expect(frames.flatMap((p) => p.rooms)).toEqual(f.rooms)
+        expect(frames.flatMap((p) => p.participants)).toEqual(f.participants)
+        // Comments survive whole unless one room alone exceeds a frame.
+        const kept = frames.flatMap((p) => p.comments)
+        expect(kept.every((c) => f.comments.includes(c))).toBe(true)
+      }),
+      { seed: 20261126, numRuns: 60 },
+    )
+  })
+})
