@@ -9,33 +9,42 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startDataServices } from './test-services.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
 
 /**
- * Starts what the tests need outside the test process and says how to reach it.
- * Nothing yet. Later: a throwaway PostgreSQL cluster, a Redis server, the system Chromium — each on a
- * free port / temp dir, stopped by pid in `stop`, and failing with an install hint when a binary is
- * missing (never skipping). Tests find them through the returned env (e.g. PARLOR_TEST_DATABASE_URL).
+ * Starts what the tests need outside the test process and says how to reach it: a throwaway
+ * PostgreSQL cluster and a Redis server (scripts/test-services.mjs), each on a free loopback port in
+ * a temp dir, stopped by pid in `stop`. A missing binary fails the run with an install hint (never
+ * skipping). Tests find them through the returned env (PARLOR_TEST_DATABASE_URL, PARLOR_TEST_REDIS_URL).
  * @returns {Promise<{ env: Record<string, string>, stop: () => Promise<void> }>}
  */
 async function startServices() {
   /** @type {Array<() => Promise<void>>} stop functions, run in reverse order of start */
   const stops = []
   const env = {}
-  return {
-    env,
-    stop: async () => {
-      for (const stop of stops.reverse()) {
-        try {
-          await stop()
-        } catch (err) {
-          console.error('[test] stopping a service failed:', err)
-        }
+  const stop = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s()
+      } catch (err) {
+        console.error('[test] stopping a service failed:', err)
       }
-    },
+    }
   }
+  try {
+    const started = Date.now()
+    const data = await startDataServices()
+    stops.push(data.stop)
+    Object.assign(env, data.env)
+    console.log(`[test] PostgreSQL ${data.env.PARLOR_TEST_DATABASE_URL} and Redis ${data.env.PARLOR_TEST_REDIS_URL} up in ${Date.now() - started} ms`)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { env, stop }
 }
 
 /**
@@ -89,16 +98,23 @@ async function main() {
   const jsonFile = join(tmp, 'vitest-report.json')
   let services
   let exitCode
+  let servicesFailed = false
   try {
     services = await startServices()
     exitCode = await runVitest(args, { ...process.env, ...services.env }, jsonFile)
+  } catch (err) {
+    // A service that cannot start fails the run (with its install hint) instead of skipping tests.
+    console.error(`[test] ${err.message}`)
+    exitCode = 1
+    servicesFailed = true
   } finally {
     await services?.stop()
   }
 
-  let counts = { passed: 0, failed: 0, skipped: 0 }
+  // Services that did not start count as one failure, so the summary line cannot read "0 failed".
+  let counts = { passed: 0, failed: servicesFailed ? 1 : 0, skipped: 0 }
   try {
-    counts = summarize(JSON.parse(readFileSync(jsonFile, 'utf8')))
+    if (!servicesFailed) counts = summarize(JSON.parse(readFileSync(jsonFile, 'utf8')))
   } catch (err) {
     console.error(`[test] no readable JSON report from vitest (${err.message})`)
   } finally {
