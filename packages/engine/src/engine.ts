@@ -25,6 +25,7 @@ import { assertManageable, buildMutation, channelArgs, chatTargetArgs, groupArgs
 import { Emitter } from './core/emitter.js'
 import { noopLogger, type Logger } from './core/logger.js'
 import { live, type LiveObservable } from './live.js'
+import { pendingToComment } from './core/present.js'
 import { OptionsHandle } from './options-handle.js'
 import { checkBool, checkIdList, checkPage, pick, roomExtras, type RoomListParams, type RoomsInfoParams, type UpdateRoomParams } from './params.js'
 import type { EngineEvents, EngineStatus, LiveQuery, PendingMutation } from './engine-types.js'
@@ -56,6 +57,9 @@ export interface EngineOptions {
   leadership?: Leadership
 }
 
+/** How long local writes to a room gather before its `room` event (one per burst). */
+const ROOM_EVENT_DELAY_MS = 16
+
 export const defaultEngineOptions = { dbName: 'parlor', backoff: defaultBackoff } as const
 
 /**
@@ -75,6 +79,7 @@ export class Engine {
   private session: SessionRow | undefined
   private credentials: { userId: string; userKey: string } | undefined
   private closed = false
+  private readonly roomsToAnnounce = new Set<string>()
 
   constructor(options: EngineOptions) {
     const opts = { ...defaultEngineOptions, ...options }
@@ -227,8 +232,25 @@ export class Engine {
     this.me()
     const m = buildMutation(name, args, nanoid(), Date.now())
     await this.db.outbox.add({ id: m.id, roomId: m.args.roomId, mutation: m, createdAt: m.createdAt, attempts: 0 })
-    this.link.queued()
+    this.link.queued(m.createdAt)
     return m
+  }
+
+  /**
+   * Emits `room` for rooms changed by local writes, once per burst: a thousand comments queued in a
+   * loop re-read their room once, not a thousand times.
+   */
+  private roomEventSoon(roomId: string): void {
+    this.roomsToAnnounce.add(roomId)
+    if (this.roomsToAnnounce.size > 1) return
+    setTimeout(() => {
+      const ids = [...this.roomsToAnnounce]
+      this.roomsToAnnounce.clear()
+      for (const id of ids) {
+        if (this.closed) return
+        void this.reader.room(id).then((room) => room && !this.closed && this.link.emit('room', room), () => {})
+      }
+    }, ROOM_EVENT_DELAY_MS)
   }
 
   private async visibleRoom(roomId: string): Promise<Room> {
@@ -239,11 +261,15 @@ export class Engine {
   }
 
   /** A room the user is in, from the cache; `not_found`/`forbidden` otherwise. */
+  private async requireMember(roomId: string): Promise<void> {
+    const state = await this.reader.membership(roomId)
+    if (state === 'unknown') throw new ParlorError('not_found', `room ${roomId} is not one of your rooms`)
+    if (state === 'removed') throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
+  }
+
   private async memberRoom(roomId: string): Promise<Room> {
-    const room = await this.reader.room(roomId)
-    if (!room) throw new ParlorError('not_found', `room ${roomId} is not one of your rooms`)
-    if (room.isRemoved) throw new ParlorError('forbidden', `you are no longer a participant of ${roomId}`)
-    return room
+    await this.requireMember(roomId)
+    return (await this.reader.room(roomId))!
   }
 
   /** Gets or creates the 1-on-1 room with `userId` (one room however many times, even offline). */
@@ -330,29 +356,27 @@ export class Engine {
 
   /** Sends a comment: resolves at once with it `pending`; it becomes `sent` when the relay stores it. */
   async sendComment(roomId: string, text: string, opts: { uniqueId?: string; type?: 'text' | 'custom'; payload?: Record<string, unknown>; extras?: Record<string, unknown> } = {}): Promise<Comment> {
-    await this.memberRoom(roomId)
-    const uniqueId = opts.uniqueId ?? nanoid()
+    await this.requireMember(roomId)
     const m = await this.enqueue('sendComment', {
       roomId,
-      uniqueId,
+      uniqueId: opts.uniqueId ?? nanoid(),
       text,
       type: opts.type ?? 'text',
       ...(opts.payload && { payload: opts.payload }),
       ...(opts.extras && { extras: opts.extras }),
     })
-    const comments = await this.reader.comments(roomId, { limit: LIMITS.maxCommentsLimit })
-    const comment = comments.find((c) => c.uniqueId === uniqueId && c.status === 'pending')
-    if (!comment) throw new ParlorError('internal', `comment ${m.id} vanished after a local write`)
+    if (m.name !== 'sendComment') throw new ParlorError('internal', 'unexpected mutation')
+    const comment = pendingToComment({ ...m.args, sender: this.me(), timestamp: m.createdAt })
     this.link.emit('comment', comment)
-    await this.visibleRoom(roomId)
+    this.roomEventSoon(roomId)
     return comment
   }
 
   /** Moves the user's read pointer in a room forward. */
   async markAsRead(roomId: string, commentId: number): Promise<void> {
-    await this.memberRoom(roomId)
+    await this.requireMember(roomId)
     await this.enqueue('markAsRead', { roomId, commentId })
-    await this.visibleRoom(roomId)
+    this.roomEventSoon(roomId)
   }
 
   // ---- reads ------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-import { ParlorError, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
+import { ParlorError, type ChangeFrame, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
 import { backoffDelay, type Backoff } from './core/backoff.js'
 import type { Emitter } from './core/emitter.js'
 import type { Logger } from './core/logger.js'
 import type { EngineEvents, EngineStatus } from './engine-types.js'
 import { Connection, type WebSocketCtor } from './net/connection.js'
+import { toComment } from './core/present.js'
 import { OutboxSender } from './outbox.js'
 import { RelayClient } from './relay-client.js'
 import type { ParlorDb } from './store/db.js'
@@ -31,6 +32,7 @@ export interface RelayLinkOptions {
 }
 
 const TAB_QUERY_TIMEOUT_MS = 15_000
+const STATUS_INTERVAL_MS = 16
 
 /**
  * Everything between the database and the relay: the one socket, the outbox sender, relay queries,
@@ -57,13 +59,15 @@ export class RelayLink {
   private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
   private tabQueries = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void }>()
   private nextTabQuery = 0
+  private statusRefresh: Promise<void> | undefined
+  private lastStatusAt = 0
 
   constructor(private readonly o: RelayLinkOptions) {
     this.conn = new Connection({
       urls: o.urls,
       WebSocket: o.WebSocket,
       hello: () => o.hello(),
-      onFrame: (f) => this.onFrame(f),
+      onFrames: (frames) => this.onFrames(frames),
       onOpen: () => (this.awaitingHelloSync = true),
       onClose: (code) => this.onClose(code),
       logger: o.logger.child({ part: 'connection' }),
@@ -128,7 +132,9 @@ export class RelayLink {
   }
 
   /** A mutation was queued in this tab: send it (or ask the leader to). */
-  queued(): void {
+  queued(createdAt: number): void {
+    // Counted at once, so status() reflects the write the caller just made; computeStatus corrects it.
+    this.current = { ...this.current, pending: this.current.pending + 1, oldestPendingAt: this.current.oldestPendingAt ?? createdAt }
     if (this.isLeader) void this.outbox.flush()
     else this.tabs.post({ kind: 'outbox' })
     void this.refreshStatus()
@@ -204,7 +210,24 @@ export class RelayLink {
 
   // ---- frames from the relay --------------------------------------------------------------------
 
-  private async onFrame(frame: DownFrame): Promise<void> {
+  /** Handles a batch of frames in order; runs of live changes share one transaction. */
+  private async onFrames(frames: DownFrame[]): Promise<void> {
+    const changes: ChangeFrame[] = []
+    const flushChanges = async () => {
+      if (changes.length > 0) await this.publish(await this.o.writer.applyChanges(changes.splice(0)))
+    }
+    for (const frame of frames) {
+      if (frame.type === 'change') {
+        changes.push(frame)
+        continue
+      }
+      await flushChanges()
+      await this.onFrame(frame)
+    }
+    await flushChanges()
+  }
+
+  private async onFrame(frame: Exclude<DownFrame, ChangeFrame>): Promise<void> {
     switch (frame.type) {
       case 'sync': {
         const isHelloAnswer = this.awaitingHelloSync
@@ -224,9 +247,6 @@ export class RelayLink {
         await this.publish(changes)
         break
       }
-      case 'change':
-        await this.publish(await this.o.writer.applyChange(frame))
-        break
       case 'ack': {
         this.outbox.acknowledged(frame.results)
         await this.publish(await this.o.writer.settle(frame.results, (n) => backoffDelay(n, this.o.backoff)))
@@ -267,10 +287,7 @@ export class RelayLink {
       if (room && ch.optionsRoomIds.has(id)) this.emit('options', { roomId: id, options: room.options })
     }
     for (const id of ch.removedRoomIds) this.emit('room:removed', { roomId: id })
-    for (const c of ch.comments) {
-      const [comment] = await this.o.reader.comments(c.roomId, { limit: 1, before: c.id + 1 })
-      if (comment) this.emit('comment', comment)
-    }
+    for (const c of ch.comments) this.emit('comment', toComment(c))
     await this.refreshStatus()
   }
 
@@ -280,7 +297,24 @@ export class RelayLink {
     return { ...this.current }
   }
 
-  async refreshStatus(): Promise<void> {
+  /**
+   * Recomputes the status soon, emitting `status` when it changed. Bursts coalesce into one
+   * computation per STATUS_INTERVAL_MS: counting the outbox is not free, and a loop queueing a
+   * thousand comments must not count it a thousand times.
+   */
+  refreshStatus(): Promise<void> {
+    this.statusRefresh ??= new Promise<void>((resolve) => {
+      const wait = Math.max(0, this.lastStatusAt + STATUS_INTERVAL_MS - Date.now())
+      setTimeout(() => {
+        this.statusRefresh = undefined
+        this.lastStatusAt = Date.now()
+        void this.computeStatus().finally(resolve)
+      }, wait)
+    })
+    return this.statusRefresh
+  }
+
+  private async computeStatus(): Promise<void> {
     if (this.closed) return
     const { db } = this.o
     const [pending, oldest, cursor] = await Promise.all([

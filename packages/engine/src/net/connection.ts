@@ -19,8 +19,11 @@ export interface ConnectionOptions {
   WebSocket: WebSocketCtor
   /** Builds the hello frame (fresh token and cursor); undefined when there is no session yet. */
   hello(): Promise<UpFrame | undefined>
-  /** Handles each frame, strictly one after another, in arrival order. */
-  onFrame(frame: DownFrame): Promise<void>
+  /**
+   * Handles frames strictly in arrival order, in batches: every frame that arrived while the
+   * previous batch was being handled comes in the next one (so a burst costs few transactions).
+   */
+  onFrames(frames: DownFrame[]): Promise<void>
   onOpen(): void
   onClose(code: number, reason: string): void
   logger: Logger
@@ -40,6 +43,7 @@ export class Connection {
   private timer: ReturnType<typeof setTimeout> | undefined
   private wanted = false
   private queue: Promise<void> = Promise.resolve()
+  private inbox: DownFrame[] = []
 
   constructor(private readonly opts: ConnectionOptions) {}
 
@@ -106,17 +110,22 @@ export class Connection {
     }
     socket.onmessage = (ev) => {
       if (typeof ev.data !== 'string') return
-      const text = ev.data
+      let frame: DownFrame
+      try {
+        frame = decodeDownFrame(ev.data)
+      } catch (e) {
+        this.opts.logger.warn('dropping an invalid frame from the relay', { error: String(e) })
+        return
+      }
+      if (frame.type === 'sync') this.attempt = 0
+      this.inbox.push(frame)
+      if (this.inbox.length > 1) return
       this.queue = this.queue.then(async () => {
-        let frame: DownFrame
-        try {
-          frame = decodeDownFrame(text)
-        } catch (e) {
-          this.opts.logger.warn('dropping an invalid frame from the relay', { error: String(e) })
-          return
-        }
-        if (frame.type === 'sync') this.attempt = 0
-        await this.opts.onFrame(frame).catch((e: unknown) => this.opts.logger.error('frame handler failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
+        const batch = this.inbox
+        this.inbox = []
+        await this.opts
+          .onFrames(batch)
+          .catch((e: unknown) => this.opts.logger.error('frame handler failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
       })
     }
     socket.onerror = () => {}

@@ -34,6 +34,12 @@ export class Reader {
     return this.db.transaction('r', [rooms, participants, comments, outbox, users], fn)
   }
 
+  /** Queued mutations of one room, in the order they were made. */
+  private async pendingOf(roomId: string): Promise<Mutation[]> {
+    const rows = await this.db.outbox.where('roomId').equals(roomId).toArray()
+    return rows.sort((a, b) => a.seq! - b.seq!).map((r) => r.mutation)
+  }
+
   /** Queued mutations grouped by room, each group in the order it was made. */
   private async pendingByRoom(): Promise<Map<string, Mutation[]>> {
     const rows = await this.db.outbox.orderBy('seq').toArray()
@@ -89,10 +95,22 @@ export class Reader {
     return views.flatMap((v) => toRoom(v, { me, showParticipants, usernameOf }) ?? [])
   }
 
+  /**
+   * Whether the user is in a room, answered cheaply: from the base row when it settles the question
+   * (the common case), else from the full visible room (pending creates, joins and removals).
+   */
+  async membership(roomId: string): Promise<'member' | 'removed' | 'unknown'> {
+    const [base, pending] = await Promise.all([this.db.rooms.get(roomId), this.db.outbox.where('roomId').equals(roomId).first()])
+    if (base && !base.isRemoved && !pending) return 'member'
+    if (base && !base.isRemoved && pending && pending.mutation.name === 'sendComment') return 'member'
+    const room = await this.room(roomId, { participants: false })
+    return !room ? 'unknown' : room.isRemoved ? 'removed' : 'member'
+  }
+
   /** The visible room, or undefined if the cache has never held it. */
   async room(roomId: string, opts: { participants?: boolean } = {}): Promise<Room | undefined> {
     return this.read(async () => {
-      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const pending = await this.pendingOf(roomId)
       const v = await this.visible(roomId, pending, { participants: opts.participants ?? true })
       return (await this.present([v], opts.participants ?? true))[0]
     })
@@ -101,7 +119,7 @@ export class Reader {
   /** A room and its newest comments (pending ones last), oldest first. */
   async roomWithComments(roomId: string, limit: number): Promise<(Room & { comments: Comment[] }) | undefined> {
     return this.read(async () => {
-      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const pending = await this.pendingOf(roomId)
       const v = await this.visible(roomId, pending, { participants: true, comments: true })
       const room = (await this.present([v], true))[0]
       if (!room) return undefined
@@ -120,7 +138,7 @@ export class Reader {
   /** Cached comments before `before` (newest `limit`, oldest first), pending ones included on the first page. */
   async comments(roomId: string, q: { limit: number; before?: number }): Promise<Comment[]> {
     return this.read(async () => {
-      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const pending = await this.pendingOf(roomId)
       const v = await this.visible(roomId, pending, { participants: true })
       return this.commentsOf(roomId, v, q)
     })
@@ -164,7 +182,7 @@ export class Reader {
   /** Active participants of a cached room, in stable order; undefined if the room is not cached. */
   async participants(roomId: string, page: number, limit: number): Promise<Participant[] | undefined> {
     return this.read(async () => {
-      const pending = (await this.pendingByRoom()).get(roomId) ?? []
+      const pending = await this.pendingOf(roomId)
       const v = await this.visible(roomId, pending, { participants: true })
       if (!v.room || v.room.isRemoved) return undefined
       const list = (v.participants ?? []).sort(byJoinOrder)

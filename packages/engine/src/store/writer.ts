@@ -74,12 +74,15 @@ export class Writer {
     })
   }
 
-  applyChange(frame: ChangeFrame): Promise<Changes> {
+  /** Live changes, in order, in one transaction. */
+  applyChanges(frames: readonly ChangeFrame[]): Promise<Changes> {
     return this.write(async (ch) => {
-      if (frame.room) await this.putRoom(frame.room, ch)
-      if (frame.participants) await this.putParticipants(frame.participants, ch)
-      if (frame.comments) await this.putComments(frame.comments, ch, true)
-      await this.setCursor(frame.seq, false)
+      for (const frame of frames) {
+        if (frame.room) await this.putRoom(frame.room, ch)
+        if (frame.participants) await this.putParticipants(frame.participants, ch)
+        if (frame.comments) await this.putComments(frame.comments, ch, true)
+      }
+      await this.setCursor(Math.max(...frames.map((f) => f.seq)), false)
     })
   }
 

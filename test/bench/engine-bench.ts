@@ -1,0 +1,112 @@
+/**
+ * Engine benchmarks (issue 3), printed, not CI-timed:
+ *  1. loadRoomList({ limit: 100 }) over 10,000 cached rooms, against a raw Dexie read of the same
+ *     page (the floor);
+ *  2. replay of 1,000 mutations queued offline, against sending the same mutations one HTTP request
+ *     each (the baseline).
+ * Run: `npx -y pnpm@12.4.2 --filter @parlor/test exec tsx bench/engine-bench.ts [rooms=10000] [mutations=1000]`
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Dexie } from 'dexie'
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
+import WebSocket from 'ws'
+import { createEngine } from '@parlor/engine'
+import { createRelay } from '@parlor/relay'
+import { groupRoomId, type Mutation } from '@parlor/protocol'
+
+const ROOMS = Number(process.argv[2] ?? 10_000)
+const MUTATIONS = Number(process.argv[3] ?? 1_000)
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!
+  return { median: at(0.5), p95: at(0.95), min: s[0]!, max: s.at(-1)! }
+}
+const ms = (x: number) => `${x.toFixed(2)} ms`
+
+async function post(url: string, path: string, body: unknown, token?: string) {
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+  })
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<any>
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'parlor-bench-'))
+const relay = await createRelay({ port: 0, host: '127.0.0.1', dataDir })
+try {
+  const { token } = await post(relay.url, '/v1/session', { userId: 'bench-alice', userKey: 'k' })
+  await post(relay.url, '/v1/session', { userId: 'bench-bob', userKey: 'k' })
+
+  // ---- 1. room list over ROOMS cached rooms ------------------------------------------------------
+  let t = performance.now()
+  for (let i = 0; i < ROOMS; i += 100) {
+    const mutations: Mutation[] = []
+    for (let j = i; j < Math.min(ROOMS, i + 100); j++) {
+      mutations.push({ id: `room-${j}`, name: 'createGroupRoom', args: { roomId: groupRoomId(`bench${j}`), name: `Room ${j}`, userIds: ['bench-bob'] }, createdAt: Date.now() })
+    }
+    await post(relay.url, '/v1/mutations', { mutations }, token)
+  }
+  console.log(`created ${ROOMS} rooms on the relay in ${ms(performance.now() - t)}`)
+
+  const idb = new IDBFactory()
+  const engine = createEngine({ relayUrl: relay.url, dbName: 'bench', indexedDB: idb, IDBKeyRange, WebSocket: WebSocket as never })
+  t = performance.now()
+  await engine.setUser('bench-alice', 'k')
+  await engine.sync()
+  console.log(`first sync of ${ROOMS} rooms (one socket): ${ms(performance.now() - t)}`)
+
+  const raw = new Dexie('bench', { indexedDB: idb, IDBKeyRange })
+  raw.version(1).stores({ rooms: 'id, &uniqueId, [removedKey+lastActivityAt], [removedKey+hasCommentsKey+lastActivityAt]' })
+  const rawPage = () => raw.table('rooms').where('[removedKey+lastActivityAt]').between([0, -Infinity], [0, Infinity]).reverse().limit(100).toArray()
+
+  for (let i = 0; i < 5; i++) await Promise.all([engine.loadRoomList({ limit: 100, show_empty: true }), rawPage()])
+  const engineTimes: number[] = []
+  const rawTimes: number[] = []
+  for (let i = 0; i < 30; i++) {
+    t = performance.now()
+    const page = await engine.loadRoomList({ limit: 100, show_empty: true })
+    engineTimes.push(performance.now() - t)
+    if (page.length !== 100) throw new Error(`expected 100 rooms, got ${page.length}`)
+    t = performance.now()
+    await rawPage()
+    rawTimes.push(performance.now() - t)
+  }
+  const e = stats(engineTimes)
+  const r = stats(rawTimes)
+  console.log(`loadRoomList({limit:100}) over ${ROOMS} rooms: median ${ms(e.median)}, p95 ${ms(e.p95)} (min ${ms(e.min)}, max ${ms(e.max)})`)
+  console.log(`raw Dexie page of the same 100 rows (floor): median ${ms(r.median)}, p95 ${ms(r.p95)}`)
+  console.log(`ratio engine/floor (median): ${(e.median / r.median).toFixed(2)}×`)
+  raw.close()
+
+  // ---- 2. replay of MUTATIONS queued offline ----------------------------------------------------
+  const room = await engine.createGroupRoom('Replay', ['bench-bob'])
+  await engine.sync()
+  await engine.disconnect()
+  for (let i = 0; i < MUTATIONS; i++) await engine.sendComment(room.id, `queued ${i}`)
+  t = performance.now()
+  engine.connect()
+  await engine.sync()
+  const replay = performance.now() - t
+  console.log(`replay of ${MUTATIONS} queued mutations after reconnect: ${ms(replay)}`)
+
+  const baselineRoom = groupRoomId('bench-baseline')
+  await post(relay.url, '/v1/mutations', { mutations: [{ id: 'baseline-room', name: 'createGroupRoom', args: { roomId: baselineRoom, name: 'Baseline', userIds: ['bench-bob'] }, createdAt: Date.now() }] }, token)
+  t = performance.now()
+  for (let i = 0; i < MUTATIONS; i++) {
+    const m: Mutation = { id: `baseline-${i}`, name: 'sendComment', args: { roomId: baselineRoom, uniqueId: `b-${i}`, text: `one by one ${i}`, type: 'text' }, createdAt: Date.now() }
+    await post(relay.url, '/v1/mutations', { mutations: [m] }, token)
+  }
+  const baseline = performance.now() - t
+  console.log(`baseline, one HTTP request per mutation: ${ms(baseline)}`)
+  console.log(`ratio baseline/replay: ${(baseline / replay).toFixed(1)}× (target ≥ 10×)`)
+  await engine.close()
+} finally {
+  await relay.close()
+  await rm(dataDir, { recursive: true, force: true })
+}
