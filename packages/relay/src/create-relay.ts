@@ -1,16 +1,18 @@
-/** `createRelay`: SQLite storage, in-process fan-out, the HTTP API and the socket on one port. */
+/**
+ * `createRelay`: storage (SQLite, or PostgreSQL with `databaseUrl`), fan-out (in-process, or Redis with
+ * `redisUrl`), the HTTP API, `/metrics`, `/readyz` and the socket on one port.
+ */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { ParlorError } from '@parlor/protocol'
 import { DEFAULT_TOKEN_TTL_MS } from './auth.js'
+import { openBackends } from './backends.js'
 import { createRelayCore } from './core/relay-core.js'
-import { createInProcessFanout } from './fanout/in-process.js'
 import { createHttpHandler } from './http/http-handler.js'
 import { noopLogger, type Logger } from './logger.js'
-import { loadOrCreateSecret } from './relay-secret.js'
+import { createRelayMetrics } from './metrics-relay.js'
 import { createSocketServer } from './socket/socket-server.js'
-import { createSqliteStorage } from './storage/sqlite.js'
 
 /** Options of {@link createRelay}; every field is optional. */
 export interface RelayOptions {
@@ -20,6 +22,13 @@ export interface RelayOptions {
   host?: string
   /** Directory of the SQLite database (and the generated secret); created if missing. Default `./data`. */
   dataDir?: string
+  /**
+   * PostgreSQL instead of SQLite (`postgres://user:pass@host:port/db`), for several relay processes
+   * on one database. Without `secret`, the token secret is kept in the database (shared by the nodes).
+   */
+  databaseUrl?: string
+  /** Redis fan-out between the relay processes of one database (`redis://host:port`); needs `databaseUrl`. */
+  redisUrl?: string
   /** HMAC secret that signs session tokens. If absent, one is generated and kept in `dataDir`. */
   secret?: string
   /** How long session tokens are valid, in milliseconds. Default 7 days. */
@@ -39,7 +48,10 @@ export interface Relay {
   readonly port: number
   /** Mints a session token for an existing user with this relay's secret (default TTL: the relay's). */
   mintToken(userId: string, ttlMs?: number): string
-  /** Stops accepting, closes sockets with `CLOSE_CODES.goingAway`, waits for writes, closes the database. Idempotent. */
+  /**
+   * Drains: `/readyz` answers 503, stops accepting, closes sockets with `CLOSE_CODES.goingAway` (engines
+   * move to another node), waits for writes and their fan-out, closes the database. Idempotent.
+   */
   close(): Promise<void>
 }
 
@@ -52,12 +64,13 @@ export const defaultRelayOptions = {
 } as const
 
 /**
- * Starts a relay: opens (or creates) the SQLite database in `dataDir`, listens on `host:port`, and
- * resolves once `GET /healthz` answers.
+ * Starts a relay: opens (or creates) the SQLite database in `dataDir` (or PostgreSQL at `databaseUrl`,
+ * with Redis fan-out at `redisUrl`), listens on `host:port`, and resolves once `GET /healthz` answers.
  *
  * @param options see {@link RelayOptions}
  * @returns the running relay
- * @throws if the port is taken, the data directory is unusable, or `secret` is empty
+ * @throws if the port is taken, the data directory is unusable, the database or Redis cannot be
+ *   reached, `secret` is empty, or `redisUrl` is given without `databaseUrl` (`validation`)
  * @example
  * const relay = await createRelay({ port: 0, dataDir: './data' })
  * console.log(relay.url) // http://127.0.0.1:41234
@@ -68,13 +81,34 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const logger = o.logger ?? noopLogger
   if (o.secret !== undefined && o.secret.length === 0) throw new ParlorError('validation', 'secret must not be empty')
   const dataDir = resolve(o.dataDir)
-  const secret = o.secret ?? (await loadOrCreateSecret(dataDir))
-  const storage = await createSqliteStorage({ dataDir })
-  const fanout = createInProcessFanout({ logger })
-  const core = createRelayCore({ storage, fanout, logger, secret, tokenTtlMs: o.tokenTtlMs })
+  let isDraining = false
+  // Gauges are read when scraped, by which time `sockets` and `backends` exist.
+  const metrics = createRelayMetrics({
+    registry: () => sockets.registry.size(),
+    isDraining: () => isDraining,
+    ...(o.redisUrl !== undefined && { watermark: () => backends.redis?.watermark() ?? 0, isRedisUp: () => backends.redis?.isConnected() ?? false }),
+  })
+  const backends = await openBackends({
+    dataDir,
+    ...(o.databaseUrl !== undefined && { databaseUrl: o.databaseUrl }),
+    ...(o.redisUrl !== undefined && { redisUrl: o.redisUrl }),
+    ...(o.secret !== undefined && { secret: o.secret }),
+    logger,
+    fanoutObserver: metrics.fanoutObserver,
+  })
+  const { storage, fanout, secret } = backends
+  const core = metrics.instrumentCore(createRelayCore({ storage, fanout, logger, secret, tokenTtlMs: o.tokenTtlMs }))
   const sockets = createSocketServer({ core, fanout, logger: logger.child({ component: 'socket' }), helloTimeoutMs: o.helloTimeoutMs })
-  const server = createServer(createHttpHandler({ core, logger: logger.child({ component: 'http' }), staticDir: o.staticDir }))
-  server.on('upgrade', (req, socket, head) => sockets.handleUpgrade(req, socket, head))
+  const api = createHttpHandler({ core, logger: logger.child({ component: 'http' }), staticDir: o.staticDir })
+  const readiness = async () => (isDraining ? { ok: false, draining: true } : { ...(await backends.health()), draining: false })
+  const server = createServer((req, res) => {
+    metrics.trackResponse(res)
+    if (!metrics.handle(req, res, readiness)) void api(req, res)
+  })
+  server.on('upgrade', (req, socket, head) => {
+    metrics.trackSocket(socket)
+    sockets.handleUpgrade(req, socket, head)
+  })
   server.on('clientError', (err, socket) => {
     logger.debug('http client error', { err })
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
@@ -91,16 +125,18 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     })
   } catch (e) {
     await sockets.close()
-    await storage.close()
+    await backends.close()
     throw e
   }
   server.on('error', (err) => logger.error('http server error', { err }))
   const port = (server.address() as AddressInfo).port
   const url = `http://${urlHost(o.host)}:${port}`
-  logger.info('relay listening', { url, dataDir })
+  logger.info('relay listening', { url, ...(o.databaseUrl === undefined && { dataDir }) })
 
   let closing: Promise<void> | undefined
   async function shutdown(): Promise<void> {
+    isDraining = true
+    logger.info('relay draining', { url })
     const serverClosed = new Promise<void>((done) => server.close(() => done()))
     server.closeIdleConnections()
     await sockets.close()
@@ -109,8 +145,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     await serverClosed
     clearTimeout(timer)
     await core.close()
-    await fanout.close()
-    await storage.close()
+    await backends.close()
     logger.info('relay closed', { url })
   }
 

@@ -21,3 +21,9 @@ export { createSqliteStorage, type SqliteStorageOptions } from './storage/sqlite
 /** The fan-out seam and its in-process default. */
 export type { Fanout, RelayChange, ChangeHandler } from './fanout/fanout.js'
 export { createInProcessFanout } from './fanout/in-process.js'
+
+/** PostgreSQL storage, for several relay processes on one database (`databaseUrl`). */
+export { createPostgresStorage, type PostgresStorage, type PostgresStorageOptions } from './storage/postgres.js'
+
+/** Redis fan-out between relay processes (`redisUrl`): changes in seq order, gaps read from storage. */
+export { createRedisFanout, type RedisFanout, type RedisFanoutOptions, type FanoutObserver } from './fanout/redis-fanout.js'
