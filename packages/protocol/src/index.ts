@@ -97,3 +97,4 @@ export {
   type SessionResponse,
 } from './frames.js'
 export { PROTOCOL_VERSION, CLOSE_CODES, parseWith, parseJson, encodeFrame, decodeUpFrame, decodeDownFrame } from './codec.js'
+export { noopLogger, type Logger } from './logger.js'
