@@ -124,3 +124,30 @@ describe('helpText', () => {
     expect(text).toContain('--help')
   })
 })
+
+describe('scale-out settings', () => {
+  it('reads --database-url and --redis-url, or PARLOR_DATABASE_URL and PARLOR_REDIS_URL', () => {
+    const flags = config(['--database-url', 'postgres://p:secret@db:5432/parlor', '--redis-url=redis://cache:6379'])
+    expect(flags).toMatchObject({ databaseUrl: 'postgres://p:secret@db:5432/parlor', redisUrl: 'redis://cache:6379' })
+    const env = config([], { PARLOR_DATABASE_URL: 'postgresql://db/parlor', PARLOR_REDIS_URL: 'rediss://cache' })
+    expect(env).toMatchObject({ databaseUrl: 'postgresql://db/parlor', redisUrl: 'rediss://cache' })
+    expect(config([])).toMatchObject({ databaseUrl: undefined, redisUrl: undefined })
+  })
+
+  it('accepts a database without Redis (one process on PostgreSQL)', () => {
+    expect(config(['--database-url', 'postgres://db/parlor']).redisUrl).toBeUndefined()
+  })
+
+  it.each([
+    [['--database-url', 'mysql://db'], '--database-url must be a postgres:// URL'],
+    [['--database-url', 'not a url'], '--database-url must be a postgres:// URL'],
+    [['--database-url', 'postgres://db', '--redis-url', 'http://cache'], '--redis-url must be a redis:// URL'],
+    [['--redis-url', 'redis://cache'], '--redis-url needs --database-url'],
+  ])('rejects %j', (argv, message) => {
+    expect(parseError(argv)).toContain(message)
+  })
+
+  it('never repeats a password from a bad URL', () => {
+    expect(parseError(['--database-url', 'mysql://me:hunter2@db'])).not.toContain('hunter2')
+  })
+})

@@ -19,6 +19,10 @@ export interface RelayConfig {
   secret: string | undefined
   staticDir: string | undefined
   logLevel: LogLevel
+  /** PostgreSQL instead of SQLite (several relay processes on one database). */
+  databaseUrl: string | undefined
+  /** Redis fan-out between the relay processes of one database. */
+  redisUrl: string | undefined
 }
 
 /** A flag or variable with a bad value; the CLI prints `message` and exits with code 2. */
@@ -90,7 +94,7 @@ export const CONFIG_FIELDS = [
     flag: '--data',
     env: 'PARLOR_DATA',
     arg: '<dir>',
-    description: 'Directory of the SQLite database (created if missing).',
+    description: 'Directory of the SQLite database (created if missing); unused with --database-url.',
     defaultText: './data',
     default: (ctx) => resolve(ctx.cwd, 'data'),
     parse: (raw, ctx) => {
@@ -143,7 +147,44 @@ export const CONFIG_FIELDS = [
       return level as LogLevel
     },
   }),
+  field({
+    key: 'databaseUrl',
+    flag: '--database-url',
+    env: 'PARLOR_DATABASE_URL',
+    arg: '<postgres://…>',
+    description:
+      'PostgreSQL database instead of SQLite, shared by every relay process of a cluster (migrated on start; keeps the token secret unless --secret is given).',
+    defaultText: 'SQLite in --data',
+    default: () => undefined,
+    parse: (raw) => serviceUrl(raw, ['postgres:', 'postgresql:']),
+  }),
+  field({
+    key: 'redisUrl',
+    flag: '--redis-url',
+    env: 'PARLOR_REDIS_URL',
+    arg: '<redis://…>',
+    description: 'Redis for live fan-out between the relay processes of one database (needs --database-url).',
+    defaultText: 'in-process fan-out',
+    default: () => undefined,
+    parse: (raw) => serviceUrl(raw, ['redis:', 'rediss:']),
+  }),
 ] as const
+
+/** A URL with one of `protocols` (kept as written: it may carry credentials). */
+function serviceUrl(raw: string, protocols: string[]): string {
+  const value = raw.trim()
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(`must be a ${protocols[0]}// URL, got "${redact(value)}"`)
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(`must be a ${protocols[0]}// URL, got "${redact(value)}"`)
+  return value
+}
+
+/** Hides a password in a URL that appears in an error message. */
+const redact = (value: string) => value.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 
 export type ParseResult = { kind: 'help'; text: string } | { kind: 'config'; config: RelayConfig }
 
@@ -203,6 +244,9 @@ export function parseConfig(
     else if (envValue !== undefined && envValue !== '') config[def.key] = parseField(def, envValue, def.env, ctx)
     else config[def.key] = def.default(ctx)
   }
+  if (config.redisUrl !== undefined && config.databaseUrl === undefined) {
+    throw new ConfigError('--redis-url needs --database-url: relay processes that share fan-out must share one PostgreSQL database')
+  }
   return { kind: 'config', config: config as unknown as RelayConfig }
 }
 
@@ -226,7 +270,10 @@ export function helpText(): string {
   const lines = [
     'Usage: parlor-relay [options]',
     '',
-    'Starts a Parlor relay: HTTP API and websocket sync, SQLite storage in --data.',
+    'Starts a Parlor relay: HTTP API and websocket sync, SQLite storage in --data (or PostgreSQL with',
+    '--database-url; several processes on one database share live changes with --redis-url).',
+    'SIGTERM/SIGINT drain it: /readyz turns 503, sockets close with 1001 (engines move to another',
+    'node), writes and fan-out finish, then it exits 0.',
     'Flags beat PARLOR_* environment variables, which beat defaults.',
     '',
     'Options:',

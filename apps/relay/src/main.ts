@@ -1,6 +1,7 @@
 /**
  * The parlor-relay process: parses the configuration once, starts the relay with a JSON-lines logger
- * on stdout, prints the URL it listens on, and closes gracefully on SIGINT/SIGTERM.
+ * on stdout, prints the URL it listens on, and drains gracefully on SIGINT/SIGTERM (readiness off,
+ * sockets closed with goingAway so engines move to another node, writes and fan-out flushed, exit 0).
  * This is the only module of the project that writes to stdout/stderr or reads the environment.
  *
  * Exit codes: 0 after a clean shutdown or --help, 1 when startup or shutdown fails, 2 for bad flags.
@@ -81,17 +82,22 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     staticDir: config.staticDir ?? null,
     hasSecret: config.secret !== undefined,
+    storage: config.databaseUrl === undefined ? 'sqlite' : 'postgres',
+    fanout: config.redisUrl === undefined ? 'in-process' : 'redis',
   })
   try {
     // Imported here so that --help and bad flags answer without loading the relay and SQLite.
     const { createRelay } = await import('@parlor/relay')
-    mkdirSync(config.dataDir, { recursive: true })
+    // With --database-url nothing is kept in --data (the token secret lives in the database).
+    if (config.databaseUrl === undefined) mkdirSync(config.dataDir, { recursive: true })
     relay = await createRelay({
       port: config.port,
       host: config.host,
       dataDir: config.dataDir,
       ...(config.secret !== undefined ? { secret: config.secret } : {}),
       ...(config.staticDir !== undefined ? { staticDir: config.staticDir } : {}),
+      ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}),
+      ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
       logger,
     })
   } catch (err) {
