@@ -5,7 +5,8 @@ import { LIMITS } from './limits.js'
 
 /**
  * The protocol version spoken on the socket. History:
- * 1 — JSON frames; hello `epoch` and chunked `sync` (`more`) are optional additions within it.
+ * 1 — JSON frames; hello `epoch` and chunked `sync` (`more`) are optional additions within it;
+ *     `auth`/`authed` (token refresh on an open socket) likewise.
  */
 export const PROTOCOL_VERSION = 1
 
@@ -21,9 +22,17 @@ export const CLOSE_CODES = {
   tokenExpired: 4002,
   /** Protocol versions differ: the app must update. */
   protocolVersion: 4003,
-  /** Too many frames per second: reconnect after the reason's retryAfterMs. */
+  /** The user has `LIMITS.maxSocketsPerUser` sockets open already: retry later with backoff. */
+  tooManySockets: 4004,
+  /** Too many frames per second: reconnect after the reason's retryAfterMs (`retryAfterMs=N`). */
   rateLimited: 4029,
 } as const
+
+/** The wait a `CLOSE_CODES.rateLimited` close reason asks for (`…retryAfterMs=N…`), if it names one. */
+export function retryAfterFromReason(reason: string): number | undefined {
+  const m = /retryAfterMs=(\d{1,9})/.exec(reason)
+  return m ? Number(m[1]) : undefined
+}
 
 /**
  * Parses `input` with `schema`, turning a failure into a `validation` ParlorError whose message names

@@ -31,8 +31,19 @@ export const queryFrame = z.strictObject({
 
 export const pingFrame = z.strictObject({ type: z.literal('ping') })
 
-export const upFrameSchema = z.discriminatedUnion('type', [helloFrame, mutateFrame, queryFrame, pingFrame])
+/**
+ * Replaces the socket's session token before it expires, without reconnecting; answered by `authed`.
+ * The new token must sign in the same user (another user is refused with `forbidden`).
+ */
+export const authFrame = z.strictObject({
+  type: z.literal('auth'),
+  token: z.string().min(1).max(4096),
+})
+
+export const upFrameSchema = z.discriminatedUnion('type', [helloFrame, mutateFrame, queryFrame, pingFrame, authFrame])
 export type UpFrame = z.infer<typeof upFrameSchema>
+/** Every `type` an up frame may have (so tests can check that each is covered). */
+export const UP_FRAME_TYPES = upFrameSchema.options.map((o) => o.shape.type.value)
 
 // ---- down: relay → engine -----------------------------------------------------------------------
 
@@ -98,7 +109,17 @@ export const resultFrame = z.union([
 export const errorFrame = z.object({ type: z.literal('error'), error: wireErrorSchema, ref: z.number().optional() })
 export const pongFrame = z.object({ type: z.literal('pong') })
 
-export const downFrameSchema = z.union([syncFrame, changeFrame, ackFrame, resultFrame, errorFrame, pongFrame])
+/**
+ * The answer to `auth`: the socket now runs on the new token (valid until `expiresAt`), or it keeps
+ * its old one and `error` says why (`unauthorized`, `token_expired`, `forbidden` for another user).
+ */
+export const authedFrame = z.union([
+  z.object({ type: z.literal('authed'), ok: z.literal(true), userId: z.string(), expiresAt: z.number() }),
+  z.object({ type: z.literal('authed'), ok: z.literal(false), error: wireErrorSchema }),
+])
+export type AuthedFrame = z.infer<typeof authedFrame>
+
+export const downFrameSchema = z.union([syncFrame, changeFrame, ackFrame, resultFrame, errorFrame, pongFrame, authedFrame])
 export type DownFrame = z.infer<typeof downFrameSchema>
 
 // ---- HTTP ---------------------------------------------------------------------------------------
@@ -118,6 +139,10 @@ export const sessionResponseSchema = z.object({
   user: z.object({ userId: z.string(), username: z.string(), avatarUrl: z.string() }),
 })
 export type SessionResponse = z.infer<typeof sessionResponseSchema>
+
+/** `POST /v1/logout` (Bearer): revokes the token's session on the relay; its sockets close. */
+export const logoutResponseSchema = z.object({ ok: z.literal(true) })
+export type LogoutResponse = z.infer<typeof logoutResponseSchema>
 
 /** `POST /v1/mutations`: the HTTP twin of the `mutate` frame. */
 export const mutationsRequestSchema = mutateFrame.omit({ type: true })

@@ -80,6 +80,10 @@ export {
   ackFrame,
   resultFrame,
   errorFrame,
+  authFrame,
+  authedFrame,
+  logoutResponseSchema,
+  UP_FRAME_TYPES,
   mutationResultSchema,
   mutationValueSchema,
   sessionRequestSchema,
@@ -95,6 +99,8 @@ export {
   type MutationValue,
   type SessionRequest,
   type SessionResponse,
+  type AuthedFrame,
+  type LogoutResponse,
 } from './frames.js'
-export { PROTOCOL_VERSION, CLOSE_CODES, parseWith, parseJson, encodeFrame, decodeUpFrame, decodeDownFrame } from './codec.js'
+export { PROTOCOL_VERSION, CLOSE_CODES, retryAfterFromReason, parseWith, parseJson, encodeFrame, decodeUpFrame, decodeDownFrame } from './codec.js'
 export { noopLogger, type Logger } from './logger.js'

@@ -37,8 +37,25 @@ export const LIMITS = {
   maxIdLength: 128,
   /** Mutations in one `mutate` frame or HTTP body. */
   maxMutationsPerFrame: 100,
-  /** Bytes of one websocket frame or one HTTP body. */
+  /** Bytes of one websocket frame. */
   maxFrameBytes: 512 * 1024,
+  /** Bytes of one HTTP request body (a body carries what a frame does, so the same bound). */
+  maxBodyBytes: 512 * 1024,
+  /** Sockets one user may hold open on one relay node (devices, plus slack for half-open ones). */
+  maxSocketsPerUser: 32,
+  /** Frames per second one socket may send, sustained, and the burst it may send at once. */
+  maxFramesPerSecond: 200,
+  maxFrameBurst: 400,
+  /** How long a new socket may take to send `hello`, in milliseconds (relay option `helloTimeoutMs`). */
+  helloTimeoutMs: 10_000,
+  /** Interval of the relay's websocket pings; a socket that has not answered the previous one is dropped. */
+  heartbeatIntervalMs: 30_000,
+  /** HTTP: time to receive a request's headers; the whole request; an idle keep-alive connection. */
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  httpIdleTimeoutMs: 5_000,
+  /** How long a socket closed for flooding (`CLOSE_CODES.rateLimited`) should wait before reconnecting. */
+  rateLimitRetryAfterMs: 1_000,
 } as const
 
 /** User ids: 1–128 characters of `A–Z a–z 0–9 . _ @ + -` (no `:`, which room ids use as separator). */
