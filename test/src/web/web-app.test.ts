@@ -1,0 +1,242 @@
+/**
+ * The web app (apps/web) end to end: a real relay serving the built app, the system Chromium driven
+ * by playwright-core, real IndexedDB and a real service worker. One browser and one relay for the
+ * file; each test opens its own contexts (one per user, or two tabs of one) with fresh user ids.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import {
+  ARTIFACTS_DIR,
+  DESKTOP,
+  PHONE,
+  WebTest,
+  commentTexts,
+  createGroup,
+  launchChromium,
+  sendComment,
+  setOptions,
+  signIn,
+  startWebRelay,
+  tileBackground,
+  uid,
+  untilServiceWorkerControls,
+} from './web-harness.js'
+
+let browser: Browser
+let server: Awaited<ReturnType<typeof startWebRelay>>
+
+beforeAll(async () => {
+  server = await startWebRelay()
+  browser = await launchChromium()
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+/**
+ * Contexts for one test: screenshots if it fails, everything closed when it ends. (One hook does
+ * both: vitest runs onTestFinished before onTestFailed, so the pages would already be closed.)
+ */
+function webTest(): WebTest {
+  const t = new WebTest(browser, server.relay.url)
+  onTestFinished(async ({ task }) => {
+    if (task.result?.state === 'fail') {
+      const shots = await t.screenshotAll(task.name)
+      if (shots.length > 0) console.error(`[web] failure screenshots:\n  ${shots.join('\n  ')}`)
+    }
+    await t.close()
+  })
+  return t
+}
+
+async function userPage(t: WebTest, name: string, viewport = DESKTOP): Promise<{ page: Page; id: string }> {
+  const ctx = await t.context(viewport)
+  const page = await t.page(ctx)
+  const id = uid(name.toLowerCase())
+  await signIn(page, id, name)
+  return { page, id }
+}
+
+const status = (page: Page) => page.getByTestId('status')
+/** expect.poll with a timeout suited to a browser (vitest's default is 1 s). */
+const poll = <T>(fn: () => T | Promise<T>, timeout = 5000) => expect.poll(fn, { timeout, interval: 50 })
+const online = (page: Page) => status(page).getAttribute('data-online')
+const pending = (page: Page) => status(page).getAttribute('data-pending')
+
+describe('web app', () => {
+  it('shows a group created by another user in the background colour they set, without reloading', async () => {
+    const t = webTest()
+    const bob = await userPage(t, 'Bob')
+    const alice = await userPage(t, 'Alice')
+    await bob.page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true))
+
+    const roomId = await createGroup(alice.page, 'Tomato team', [bob.id])
+    await setOptions(alice.page, { background: 'tomato' })
+
+    await poll(() => tileBackground(bob.page, roomId), 5000).toBe('rgb(255, 99, 71)')
+    await bob.page.locator(`[data-room-id="${roomId}"]`).getByText('Tomato team').waitFor()
+    expect(await bob.page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true)
+    expect(t.errors).toEqual([])
+  })
+
+  it('works offline through a reload, then delivers everything to the other user once, in order', async () => {
+    const t = webTest()
+    const bob = await userPage(t, 'Bob')
+    const alice = await userPage(t, 'Alice')
+    await untilServiceWorkerControls(alice.page)
+    await poll(() => online(alice.page)).toBe('true')
+    const ctx = alice.page.context()
+
+    await ctx.setOffline(true)
+    await poll(() => online(alice.page)).toBe('false')
+    const roomId = await createGroup(alice.page, 'Offline plans', [bob.id])
+    await setOptions(alice.page, { background: 'teal', lat: '52.37', lng: '4.89', extra: { topic: 'picnic' } })
+    for (const text of ['one', 'two', 'three']) await sendComment(alice.page, text)
+    // createGroupRoom + updateRoom + 3 comments
+    await poll(() => pending(alice.page)).toBe('5')
+    await poll(() => status(alice.page).textContent()).toContain('Offline · 5 changes waiting to sync')
+
+    // Reload with no network: the shell comes from the service worker, the data from IndexedDB.
+    const response = await alice.page.reload()
+    expect(response?.fromServiceWorker()).toBe(true)
+    await poll(() => online(alice.page)).toBe('false')
+    await poll(() => pending(alice.page)).toBe('5')
+    expect(await tileBackground(alice.page, roomId)).toBe('rgb(0, 128, 128)')
+    const view = alice.page.getByTestId('room-view')
+    await view.getByRole('heading', { name: 'Offline plans' }).waitFor()
+    await poll(() => commentTexts(alice.page)).toEqual(['one', 'two', 'three'])
+    await poll(() => view.locator('[data-testid=comment][data-status=pending]').count()).toBe(3)
+    await view.getByText('📍 52.37, 4.89').waitFor()
+    await alice.page.getByTestId('options-button').click()
+    await poll(() => alice.page.getByTestId('option-key').inputValue()).toBe('topic')
+    await poll(() => alice.page.getByTestId('option-value').inputValue()).toBe('picnic')
+    // Bob has seen nothing of it.
+    expect(await tileBackground(bob.page, roomId)).toBeUndefined()
+
+    const backOnline = Date.now()
+    await ctx.setOffline(false)
+    const tile = bob.page.locator(`[data-testid=room-tile][data-room-id="${roomId}"]`)
+    await tile.filter({ hasText: 'Alice: three' }).waitFor({ timeout: 2000 })
+    const elapsed = Date.now() - backOnline
+    expect(elapsed).toBeLessThan(2000)
+    expect(await tileBackground(bob.page, roomId)).toBe('rgb(0, 128, 128)')
+    await tile.click()
+    await poll(() => commentTexts(bob.page)).toEqual(['one', 'two', 'three'])
+    await bob.page.getByTestId('room-view').getByText('📍 52.37, 4.89').waitFor()
+    await poll(() => pending(alice.page)).toBe('0')
+    await poll(() => online(alice.page)).toBe('true')
+    await poll(() => alice.page.locator('[data-testid=comment][data-status=pending]').count()).toBe(0)
+    expect(t.errors).toEqual([])
+  })
+
+  it('keeps two tabs of one user in step, with only one of them holding the socket', async () => {
+    const t = webTest()
+    const ctx = await t.context()
+    const sockets = new Map<Page, number>()
+    const track = (page: Page) => {
+      sockets.set(page, 0)
+      page.on('websocket', (ws) => {
+        sockets.set(page, sockets.get(page)! + 1)
+        ws.on('close', () => sockets.set(page, sockets.get(page)! - 1))
+      })
+    }
+    const tab1 = await t.page(ctx)
+    track(tab1)
+    const me = uid('carol')
+    await signIn(tab1, me, 'Carol')
+    const tab2 = await t.page(ctx)
+    track(tab2)
+    await tab2.goto('/') // signs in by itself: same device, same saved session
+    await poll(() => online(tab1)).toBe('true')
+    await poll(() => online(tab2)).toBe('true')
+    await poll(() => [sockets.get(tab1), sockets.get(tab2)]).toEqual([1, 0])
+
+    // A channel joined in tab 1 shows in tab 2; a comment sent from tab 2 shows in tab 1.
+    const channel = `tabs-${me}`
+    await tab1.getByTestId('new-room').click()
+    await tab1.getByRole('tab', { name: 'Channel' }).click()
+    await tab1.getByLabel('Channel id').fill(channel)
+    await tab1.getByLabel(/^Name/).fill('Tab talk')
+    await tab1.getByTestId('create-room').click()
+    const tile2 = tab2.locator(`[data-testid=room-tile][data-room-id="c:${channel}"]`)
+    await tile2.waitFor()
+    await tile2.click()
+    await sendComment(tab2, 'from the second tab')
+    await poll(() => commentTexts(tab1)).toEqual(['from the second tab'])
+    await poll(() => tab1.locator('[data-testid=comment]:not(.system)').getAttribute('data-status')).toMatch(/sent|delivered|read/)
+    await poll(() => tab2.locator('[data-testid=comment]:not(.system)').getAttribute('data-status')).toMatch(/sent|delivered|read/)
+    expect(sockets.get(tab1)! + sockets.get(tab2)!).toBe(1)
+
+    // The socket moves to the remaining tab when the one holding it closes.
+    await tab1.close()
+    await poll(() => sockets.get(tab2), 5000).toBe(1)
+    await poll(() => online(tab2)).toBe('true')
+    await sendComment(tab2, 'still here')
+    await poll(() => tab2.locator('[data-testid=comment]:not(.system)').last().getAttribute('data-status')).toMatch(/sent|delivered|read/)
+    expect(t.errors).toEqual([])
+  })
+
+  it('tells a removed participant in their open room view that they were removed', async () => {
+    const t = webTest()
+    const bob = await userPage(t, 'Bob')
+    const alice = await userPage(t, 'Alice')
+    const roomId = await createGroup(alice.page, 'Short stay', [bob.id])
+    await sendComment(alice.page, 'welcome, Bob')
+    const tile = bob.page.locator(`[data-testid=room-tile][data-room-id="${roomId}"]`)
+    await tile.click()
+    await poll(() => commentTexts(bob.page)).toEqual(['welcome, Bob'])
+    await bob.page.getByTestId('composer').waitFor()
+
+    await alice.page.getByTestId('participants-button').click()
+    await alice.page.getByRole('button', { name: 'Remove Bob' }).click()
+    await poll(() => alice.page.getByTestId('participant').count()).toBe(1)
+
+    await poll(() => bob.page.getByTestId('removed-banner').textContent()).toContain('You were removed from this room')
+    await poll(() => bob.page.getByTestId('composer').count()).toBe(0)
+    await poll(() => tile.count()).toBe(0)
+    expect(t.errors).toEqual([])
+  })
+
+  it('saves screenshots of the room list and a room on phone and desktop screens', async () => {
+    const t = webTest()
+    const bob = await userPage(t, 'Bob')
+    const alice = await userPage(t, 'Alice')
+    const roomId = await createGroup(alice.page, 'Design review', [bob.id])
+    await setOptions(alice.page, { background: '#2a9d8f', lat: '48.85', lng: '2.35' })
+    await alice.page.getByTestId('options-button').click() // close the panel
+    await createGroup(alice.page, 'Lunch', [bob.id])
+    await sendComment(alice.page, 'Pizza or salad?')
+    await bob.page.locator(`[data-room-id="${roomId}"]`).click()
+    await sendComment(bob.page, 'The new layout looks great on my phone.')
+    await alice.page.goto(`/#/room/${encodeURIComponent(roomId)}`)
+    await poll(() => commentTexts(alice.page)).toEqual(['The new layout looks great on my phone.'])
+    await sendComment(alice.page, 'Thanks! Keyboard navigation works too.')
+
+    const dir = ARTIFACTS_DIR
+    mkdirSync(dir, { recursive: true })
+    const shots: string[] = []
+    for (const [label, size] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
+      await alice.page.setViewportSize(size)
+      await alice.page.goto(`/#/room/${encodeURIComponent(roomId)}`)
+      await poll(() => commentTexts(alice.page)).toHaveLength(2)
+      await alice.page.screenshot({ path: join(dir, `${label}-room.png`) })
+      await alice.page.goto('/#/')
+      await alice.page.getByTestId('room-list').waitFor()
+      await alice.page.screenshot({ path: join(dir, `${label}-room-list.png`) })
+      shots.push(`${label}-room.png`, `${label}-room-list.png`)
+    }
+    // Phone: one pane at a time (the list is hidden while a room is open).
+    await alice.page.goto(`/#/room/${encodeURIComponent(roomId)}`)
+    await alice.page.getByTestId('room-view').waitFor()
+    expect(await alice.page.getByRole('navigation', { name: 'Rooms' }).isVisible()).toBe(false)
+    expect(shots).toHaveLength(4)
+    expect(t.errors).toEqual([])
+  })
+})
