@@ -251,6 +251,23 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       })
     })
 
+    it('records revoked sessions once, keeps them across reopen, and prunes those that expired', async () => {
+      const h = await open()
+      const row = { sessionId: 's1', userId: 'alice', expiresAt: 1_000, revokedAt: 10 }
+      await h.storage().transaction((tx) => tx.revokeSession(row))
+      await h.storage().transaction((tx) => tx.revokeSession(row))
+      await h.storage().read(async (rd) => {
+        expect(await rd.isSessionRevoked('s1')).toBe(true)
+        expect(await rd.isSessionRevoked('s2')).toBe(false)
+      })
+      await h.storage().close()
+      const s = await h.reopen()
+      expect(await s.read((rd) => rd.isSessionRevoked('s1'))).toBe(true)
+      // A revocation made after s1's token expired prunes s1: its tokens are refused as expired anyway.
+      await s.transaction((tx) => tx.revokeSession({ sessionId: 's2', userId: 'bob', expiresAt: 5_000, revokedAt: 2_000 }))
+      expect(await s.read(async (rd) => [await rd.isSessionRevoked('s1'), await rd.isSessionRevoked('s2')])).toEqual([false, true])
+    })
+
     it('keeps everything after close and reopen', async () => {
       const h = await open()
       await h.storage().transaction(async (tx) => {

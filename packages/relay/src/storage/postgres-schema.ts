@@ -58,6 +58,13 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, mutation_id)
   );
   `,
+  // 2: revoked sessions (logout), kept until their tokens would have expired anyway.
+  `
+  CREATE TABLE revoked_sessions (
+    session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL
+  );
+  CREATE INDEX revoked_sessions_by_expiry ON revoked_sessions (expires_at);
+  `,
 ]
 
 /** An arbitrary constant naming the advisory lock that serializes migrations across processes. */

@@ -18,7 +18,7 @@ import type { RelayChange } from '../fanout/fanout.js'
 import { noopLogger, type Logger } from '../logger.js'
 import { createAsyncMutex } from './async-mutex.js'
 import { migratePostgres } from './postgres-schema.js'
-import type { RelayStorage, StorageReader, StorageTx, UserRow } from './relay-storage.js'
+import type { RelayStorage, RevokedSessionRow, StorageReader, StorageTx, UserRow } from './relay-storage.js'
 import * as rows from './sqlite-rows.js'
 
 /** Options of {@link createPostgresStorage}. */
@@ -89,6 +89,10 @@ const SQL = {
   countUnread: `SELECT count(*)::int AS n FROM comments WHERE room_id = $1 AND id > $2 AND sender_id <> $3 AND type <> 'system_event'`,
   getMutation: `SELECT result FROM mutations WHERE user_id = $1 AND mutation_id = $2`,
   putMutation: `INSERT INTO mutations (user_id, mutation_id, result, created_at) VALUES ($1, $2, $3, $4)`,
+  isRevoked: `SELECT 1 AS one FROM revoked_sessions WHERE session_id = $1`,
+  revoke: `INSERT INTO revoked_sessions (session_id, user_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (session_id) DO NOTHING`,
+  pruneRevoked: `DELETE FROM revoked_sessions WHERE expires_at < $1`,
   roomsBetween: `SELECT * FROM rooms WHERE version > $1 AND version <= $2`,
   participantsBetween: `SELECT * FROM participants WHERE version > $1 AND version <= $2 ORDER BY joined_at, user_id`,
   commentsBetween: `SELECT * FROM comments WHERE seq > $1 AND seq <= $2 ORDER BY room_id, id`,
@@ -153,6 +157,7 @@ function readerOn(q: Query): StorageReader {
       const r = await one('getMutation', [userId, mutationId])
       return r === undefined ? undefined : rows.mutationResultFromText(r.result as string)
     },
+    isSessionRevoked: async (sessionId) => (await one('isRevoked', [sessionId])) !== undefined,
   }
 }
 
@@ -165,6 +170,10 @@ function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
     insertComment: async (c: CommentRecord) => void (await q('insertComment', SQL.insertComment, values(rows.commentToRow(c), COMMENT_COLS))),
     putMutationResult: async (userId: string, mutationId: string, result: MutationResult) =>
       void (await q('putMutation', SQL.putMutation, [userId, mutationId, JSON.stringify(result), Date.now()])),
+    revokeSession: async (r: RevokedSessionRow) => {
+      await q('pruneRevoked', SQL.pruneRevoked, [r.revokedAt])
+      await q('revoke', SQL.revoke, [r.sessionId, r.userId, r.expiresAt, r.revokedAt])
+    },
   }
 }
 

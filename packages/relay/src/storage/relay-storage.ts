@@ -65,6 +65,17 @@ export interface StorageReader {
   countUnread(roomId: string, userId: string, afterId: number): Promise<number>
   /** The stored result of mutation `mutationId` of `userId`, if it was applied. */
   getMutationResult(userId: string, mutationId: string): Promise<MutationResult | undefined>
+  /** Whether session `sessionId` was revoked (logged out); see {@link StorageTx.revokeSession}. */
+  isSessionRevoked(sessionId: string): Promise<boolean>
+}
+
+/** A revoked session (logout): tokens of it are refused until `expiresAt`, after which the row may go. */
+export interface RevokedSessionRow {
+  sessionId: string
+  userId: string
+  /** When the session's token expires anyway; the row can be pruned after it. */
+  expiresAt: number
+  revokedAt: number
 }
 
 /** Reads and writes of one write transaction. */
@@ -81,6 +92,8 @@ export interface StorageTx extends StorageReader {
   insertComment(row: CommentRecord): Promise<void>
   /** Records a mutation's result; (userId, mutationId) is unique. */
   putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void>
+  /** Records a revoked session (idempotent) and prunes revocations whose tokens expired before `row.revokedAt`. */
+  revokeSession(row: RevokedSessionRow): Promise<void>
 }
 
 /** A relay storage adapter (SQLite by default; see `sqlite.ts`). */

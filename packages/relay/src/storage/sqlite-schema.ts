@@ -48,6 +48,11 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: the database's epoch, so engines holding a cursor of another database get a full sync.
   `INSERT INTO counters (name, value) VALUES ('epoch', abs(random()) % 9007199254740991);`,
+  // 3: revoked sessions (logout), kept until their tokens would have expired anyway.
+  `CREATE TABLE revoked_sessions (
+    session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX revoked_sessions_by_expiry ON revoked_sessions (expires_at);`,
 ]
 
 /** Brings the database up to the newest schema; refuses a database made by a newer relay. */

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { CommentRecord, MutationResult, ParticipantRecord, RoomRecord } from '@parlor/protocol'
 import { createAsyncMutex } from './async-mutex.js'
-import type { RelayStorage, StorageReader, StorageTx, UserRow } from './relay-storage.js'
+import type { RelayStorage, RevokedSessionRow, StorageReader, StorageTx, UserRow } from './relay-storage.js'
 import { migrate } from './sqlite-schema.js'
 import * as rows from './sqlite-rows.js'
 
@@ -87,6 +87,11 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     ).pluck(),
     getMutation: db.prepare(`SELECT result FROM mutations WHERE user_id = ? AND mutation_id = ?`).pluck(),
     putMutation: db.prepare(`INSERT INTO mutations (user_id, mutation_id, result, created_at) VALUES (?, ?, ?, ?)`),
+    isRevoked: db.prepare(`SELECT 1 FROM revoked_sessions WHERE session_id = ?`).pluck(),
+    revoke: db.prepare(
+      `INSERT OR IGNORE INTO revoked_sessions (session_id, user_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)`,
+    ),
+    pruneRevoked: db.prepare(`DELETE FROM revoked_sessions WHERE expires_at < ?`),
   }
 
   const reader: StorageReader = {
@@ -135,6 +140,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       const t = s.getMutation.get(userId, mutationId) as string | undefined
       return t === undefined ? undefined : rows.mutationResultFromText(t)
     },
+    isSessionRevoked: async (sessionId) => s.isRevoked.get(sessionId) !== undefined,
   }
 
   const writer: Omit<StorageTx, keyof StorageReader> = {
@@ -145,6 +151,10 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     insertComment: async (c: CommentRecord) => void s.insertComment.run(rows.commentToRow(c)),
     putMutationResult: async (userId: string, mutationId: string, result: MutationResult) =>
       void s.putMutation.run(userId, mutationId, JSON.stringify(result), Date.now()),
+    revokeSession: async (r: RevokedSessionRow) => {
+      s.pruneRevoked.run(r.revokedAt)
+      s.revoke.run(r.sessionId, r.userId, r.expiresAt, r.revokedAt)
+    },
   }
 
   const mutex = createAsyncMutex()
