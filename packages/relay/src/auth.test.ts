@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { isParlorError } from '@parlor/protocol'
 import { hashUserKey, issueToken, mintToken, verifyToken, verifyUserKey } from './auth.js'
@@ -19,7 +20,20 @@ describe('session tokens', () => {
   it('round-trips the user id and expiry', () => {
     const { token, expiresAt } = issueToken(secret, 'alice', 60_000, 1_000)
     expect(expiresAt).toBe(61_000)
-    expect(verifyToken(secret, token, 2_000)).toEqual({ userId: 'alice', expiresAt: 61_000 })
+    expect(verifyToken(secret, token, 2_000)).toEqual({ userId: 'alice', expiresAt: 61_000, sessionId: expect.any(String) })
+  })
+
+  it('names a session per token issued, reusable on purpose, and derives one for tokens without', () => {
+    const a = verifyToken(secret, issueToken(secret, 'alice', 60_000, 1_000).token, 2_000)
+    const b = verifyToken(secret, issueToken(secret, 'alice', 60_000, 1_000).token, 2_000)
+    expect(a.sessionId).not.toBe(b.sessionId)
+    expect(verifyToken(secret, issueToken(secret, 'alice', 60_000, 1_000, 'sid-1').token, 2_000).sessionId).toBe('sid-1')
+    // A token made before sessions existed ({ sub, exp } only) still verifies, with a stable derived id.
+    const payload = Buffer.from(JSON.stringify({ sub: 'alice', exp: 61_000 })).toString('base64url')
+    const legacy = `${payload}.${createHmac('sha256', secret).update(payload).digest('base64url')}`
+    const v = verifyToken(secret, legacy, 2_000)
+    expect(v).toMatchObject({ userId: 'alice', expiresAt: 61_000 })
+    expect(verifyToken(secret, legacy, 3_000).sessionId).toBe(v.sessionId)
   })
 
   it('refuses missing, malformed and forged tokens as unauthorized', () => {

@@ -5,9 +5,11 @@
  *   the cost can be raised later without invalidating stored hashes. Hashing runs on libuv's thread
  *   pool (async scrypt) and never blocks the event loop.
  * - Tokens are `base64url(payload).base64url(HMAC-SHA256(secret, payloadPart))` with payload
- *   `{ sub: userId, exp: expiresAtMs }`; signatures are compared with `timingSafeEqual`.
+ *   `{ sub: userId, exp: expiresAtMs, sid: sessionId }`; signatures are compared with `timingSafeEqual`.
+ *   `sid` names the session so that logout can revoke it (tokens made before sessions existed have
+ *   none: their session id is derived from the payload, so they can be revoked too).
  */
-import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { ParlorError, isUserId } from '@parlor/protocol'
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32, saltBytes: 16 } as const
@@ -49,10 +51,15 @@ export interface IssuedToken {
   expiresAt: number
 }
 
-/** Signs a token for `userId` valid for `ttlMs` from `now`. */
-export function issueToken(secret: string, userId: string, ttlMs: number, now: number = Date.now()): IssuedToken {
+/** A fresh random session id. */
+export function newSessionId(): string {
+  return randomBytes(12).toString('base64url')
+}
+
+/** Signs a token for `userId` valid for `ttlMs` from `now`, for session `sessionId` (a new one by default). */
+export function issueToken(secret: string, userId: string, ttlMs: number, now: number = Date.now(), sessionId: string = newSessionId()): IssuedToken {
   const expiresAt = now + ttlMs
-  const payloadPart = Buffer.from(JSON.stringify({ sub: userId, exp: expiresAt })).toString('base64url')
+  const payloadPart = Buffer.from(JSON.stringify({ sub: userId, exp: expiresAt, sid: sessionId })).toString('base64url')
   return { token: `${payloadPart}.${sign(secret, payloadPart).toString('base64url')}`, expiresAt }
 }
 
@@ -72,11 +79,18 @@ export function mintToken(options: { secret: string; userId: string; ttlMs?: num
   return issueToken(options.secret, options.userId, options.ttlMs ?? DEFAULT_TOKEN_TTL_MS).token
 }
 
+/** What a valid token says: who, until when, and which session (for logout). */
+export interface VerifiedToken {
+  userId: string
+  expiresAt: number
+  sessionId: string
+}
+
 /**
  * Checks a token's signature and expiry. Throws `unauthorized` (missing, malformed or forged) or
- * `token_expired`; whether the user exists is the caller's check.
+ * `token_expired`; whether the user exists and the session is not revoked is the caller's check.
  */
-export function verifyToken(secret: string, token: string | undefined, now: number = Date.now()): { userId: string; expiresAt: number } {
+export function verifyToken(secret: string, token: string | undefined, now: number = Date.now()): VerifiedToken {
   if (!token) throw new ParlorError('unauthorized', 'a session token is required')
   const dot = token.indexOf('.')
   if (dot <= 0 || token.length > 4096) throw new ParlorError('unauthorized', 'malformed session token')
@@ -92,8 +106,12 @@ export function verifyToken(secret: string, token: string | undefined, now: numb
   } catch {
     throw new ParlorError('unauthorized', 'malformed session token')
   }
-  const { sub, exp } = (payload ?? {}) as { sub?: unknown; exp?: unknown }
+  const { sub, exp, sid } = (payload ?? {}) as { sub?: unknown; exp?: unknown; sid?: unknown }
   if (!isUserId(sub) || typeof exp !== 'number') throw new ParlorError('unauthorized', 'malformed session token')
+  if (sid !== undefined && (typeof sid !== 'string' || sid.length === 0 || sid.length > 64)) {
+    throw new ParlorError('unauthorized', 'malformed session token')
+  }
   if (exp <= now) throw new ParlorError('token_expired', 'the session token has expired; sign in again')
-  return { userId: sub, expiresAt: exp }
+  const sessionId = sid ?? `t:${createHash('sha256').update(payloadPart).digest('base64url').slice(0, 32)}`
+  return { userId: sub, expiresAt: exp, sessionId }
 }

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
-import { ParlorError } from '@parlor/protocol'
+import { LIMITS, ParlorError } from '@parlor/protocol'
 import { DEFAULT_TOKEN_TTL_MS } from './auth.js'
 import { openBackends } from './backends.js'
 import { createRelayCore } from './core/relay-core.js'
@@ -37,8 +37,19 @@ export interface RelayOptions {
   logger?: Logger
   /** Serve this directory (the web app) for GET requests that match no API route. */
   staticDir?: string
-  /** How long a new socket may take to send `hello`, in milliseconds. Default 10 000. */
+  /** How long a new socket may take to send `hello`, in milliseconds. Default `LIMITS.helloTimeoutMs`. */
   helloTimeoutMs?: number
+  /** Websocket ping interval; a socket that missed the previous ping is dropped. Default `LIMITS.heartbeatIntervalMs`. */
+  heartbeatIntervalMs?: number
+  /** Frames per second one socket may send, and its burst. Defaults `LIMITS.maxFramesPerSecond`, `LIMITS.maxFrameBurst`. */
+  maxFramesPerSecond?: number
+  maxFrameBurst?: number
+  /** Sockets one user may hold on this relay. Default `LIMITS.maxSocketsPerUser`. */
+  maxSocketsPerUser?: number
+  /** HTTP: time to receive headers, the whole request, and idle keep-alive time. Defaults from `LIMITS`. */
+  httpHeadersTimeoutMs?: number
+  httpRequestTimeoutMs?: number
+  httpIdleTimeoutMs?: number
 }
 
 /** A running relay. */
@@ -60,7 +71,14 @@ export const defaultRelayOptions = {
   host: '127.0.0.1',
   dataDir: './data',
   tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
-  helloTimeoutMs: 10_000,
+  helloTimeoutMs: LIMITS.helloTimeoutMs,
+  heartbeatIntervalMs: LIMITS.heartbeatIntervalMs,
+  maxFramesPerSecond: LIMITS.maxFramesPerSecond,
+  maxFrameBurst: LIMITS.maxFrameBurst,
+  maxSocketsPerUser: LIMITS.maxSocketsPerUser,
+  httpHeadersTimeoutMs: LIMITS.httpHeadersTimeoutMs,
+  httpRequestTimeoutMs: LIMITS.httpRequestTimeoutMs,
+  httpIdleTimeoutMs: LIMITS.httpIdleTimeoutMs,
 } as const
 
 /**
@@ -98,10 +116,26 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   })
   const { storage, fanout, secret } = backends
   const core = metrics.instrumentCore(createRelayCore({ storage, fanout, logger, secret, tokenTtlMs: o.tokenTtlMs }))
-  const sockets = createSocketServer({ core, fanout, logger: logger.child({ component: 'socket' }), helloTimeoutMs: o.helloTimeoutMs })
+  const sockets = createSocketServer({
+    core,
+    fanout,
+    logger: logger.child({ component: 'socket' }),
+    helloTimeoutMs: o.helloTimeoutMs,
+    heartbeatMs: o.heartbeatIntervalMs,
+    frameRate: o.maxFramesPerSecond,
+    frameBurst: o.maxFrameBurst,
+    maxSocketsPerUser: o.maxSocketsPerUser,
+  })
   const api = createHttpHandler({ core, logger: logger.child({ component: 'http' }), staticDir: o.staticDir })
   const readiness = async () => (isDraining ? { ok: false, draining: true } : { ...(await backends.health()), draining: false })
-  const server = createServer((req, res) => {
+  // Slow or stalled clients (slowloris) are cut off: headers, the whole request and idle keep-alive
+  // connections are bounded. Node checks the first two every connectionsCheckingInterval.
+  const server = createServer({
+    headersTimeout: Math.min(o.httpHeadersTimeoutMs, o.httpRequestTimeoutMs),
+    requestTimeout: o.httpRequestTimeoutMs,
+    keepAliveTimeout: o.httpIdleTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(o.httpHeadersTimeoutMs / 4))),
+  }, (req, res) => {
     metrics.trackResponse(res)
     if (!metrics.handle(req, res, readiness)) void api(req, res)
   })

@@ -12,7 +12,7 @@ import {
   type MutationValue,
   type SessionResponse,
 } from '@parlor/protocol'
-import { issueToken, verifyToken } from '../auth.js'
+import { issueToken, verifyToken, type VerifiedToken } from '../auth.js'
 import type { Fanout, RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { createAsyncMutex } from '../storage/async-mutex.js'
@@ -106,13 +106,49 @@ export function createRelayCore(options: RelayCoreOptions) {
     }
   }
 
+  const revokedListeners = new Set<(sessionId: string) => void>()
+
+  /**
+   * The user and session a token signs in; `unauthorized` (also for a user that does not exist or a
+   * revoked session) or `token_expired`.
+   */
+  async function authenticate(token: string | undefined): Promise<VerifiedToken> {
+    const verified = verifyToken(secret, token, now())
+    const [user, isRevoked] = await read(async (r) => [await r.getUser(verified.userId), await r.isSessionRevoked(verified.sessionId)] as const)
+    if (!user) throw new ParlorError('unauthorized', 'the session token names an unknown user')
+    if (isRevoked) throw new ParlorError('unauthorized', 'this session was logged out; sign in again')
+    return verified
+  }
+
   return {
-    /** The user a token signs in; `unauthorized`/`token_expired`, also for a user that does not exist. */
-    async authenticate(token: string | undefined): Promise<string> {
-      const { userId } = verifyToken(secret, token, now())
-      const user = await read((r) => r.getUser(userId))
-      if (!user) throw new ParlorError('unauthorized', 'the session token names an unknown user')
-      return userId
+    authenticate,
+
+    /** Of the sessions named, those revoked since (sockets re-check theirs on every heartbeat). */
+    revokedAmong: (sessionIds: readonly string[]): Promise<Set<string>> =>
+      read(async (r) => {
+        const revoked = new Set<string>()
+        for (const id of new Set(sessionIds)) if (await r.isSessionRevoked(id)) revoked.add(id)
+        return revoked
+      }),
+
+    /**
+     * `POST /v1/logout`: revokes the token's session for good (stored, so a restart keeps it revoked)
+     * and tells the listeners (the socket server closes that session's sockets).
+     */
+    async logout(token: string | undefined): Promise<{ ok: true }> {
+      const { sessionId, userId, expiresAt } = await authenticate(token)
+      await write(async (tx) => {
+        await tx.revokeSession({ sessionId, userId, expiresAt, revokedAt: now() })
+        return { value: undefined, changes: [] }
+      })
+      for (const fn of revokedListeners) fn(sessionId)
+      return { ok: true }
+    },
+
+    /** Calls `fn` with the id of every session revoked on this node; returns the unsubscribe function. */
+    onSessionRevoked(fn: (sessionId: string) => void): () => void {
+      revokedListeners.add(fn)
+      return () => revokedListeners.delete(fn)
     },
 
     openSession: (body: unknown): Promise<SessionResponse> =>

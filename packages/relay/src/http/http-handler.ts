@@ -8,9 +8,12 @@ import { ParlorError, mutationsRequestSchema, parseWith, toParlorError } from '@
 import type { RelayCore } from '../core/relay-core.js'
 import type { Logger } from '../logger.js'
 import { CORS_HEADERS, bearerToken, readJsonBody, sendError, sendJson } from './http-io.js'
+import { API_ROUTES } from './http-routes.js'
 import { serveStatic } from './static-files.js'
 
 type Route = (req: IncomingMessage, url: URL) => Promise<unknown>
+type ApiRoute = (typeof API_ROUTES)[number]
+type RouteKey = ApiRoute extends infer R ? (R extends ApiRoute ? `${R['method']} ${R['path']}` : never) : never
 
 export interface HttpHandlerOptions {
   core: RelayCore
@@ -20,36 +23,35 @@ export interface HttpHandlerOptions {
 
 export function createHttpHandler(o: HttpHandlerOptions): RequestListener {
   const { core, logger } = o
-  const userOf = (req: IncomingMessage) => core.authenticate(bearerToken(req))
+  const userOf = async (req: IncomingMessage) => (await core.authenticate(bearerToken(req))).userId
 
+  // One handler per route of API_ROUTES (the type makes a missing or an unlisted one an error).
+  const handlers: Record<RouteKey, Route> = {
+    'GET /healthz': async () => ({ ok: true }),
+    'POST /v1/session': async (req) => core.openSession(await readJsonBody(req)),
+    'POST /v1/logout': async (req) => core.logout(bearerToken(req)),
+    'POST /v1/mutations': async (req) => {
+      const userId = await userOf(req)
+      const { mutations } = parseWith(mutationsRequestSchema, await readJsonBody(req), 'body')
+      return { results: await core.applyMutations(userId, mutations) }
+    },
+    'POST /v1/query': async (req) => {
+      const userId = await userOf(req)
+      return core.query(userId, await readJsonBody(req))
+    },
+    'GET /v1/sync': async (req, url) => {
+      const userId = await userOf(req)
+      return (await core.catchUp(userId, parseCursor(url.searchParams.get('cursor')))).frame
+    },
+  }
   const routes: Record<string, Record<string, Route>> = {
-    '/healthz': { GET: async () => ({ ok: true }) },
-    '/v1/session': { POST: async (req) => core.openSession(await readJsonBody(req)) },
-    '/v1/mutations': {
-      POST: async (req) => {
-        const userId = await userOf(req)
-        const { mutations } = parseWith(mutationsRequestSchema, await readJsonBody(req), 'body')
-        return { results: await core.applyMutations(userId, mutations) }
-      },
-    },
-    '/v1/query': {
-      POST: async (req) => {
-        const userId = await userOf(req)
-        return core.query(userId, await readJsonBody(req))
-      },
-    },
-    '/v1/sync': {
-      GET: async (req, url) => {
-        const userId = await userOf(req)
-        return (await core.catchUp(userId, parseCursor(url.searchParams.get('cursor')))).frame
-      },
-    },
     '/v1/socket': {
       GET: async () => {
         throw new ParlorError('bad_frame', 'this route is a websocket endpoint: send an upgrade request')
       },
     },
   }
+  for (const { method, path } of API_ROUTES) (routes[path] ??= {})[method] = handlers[`${method} ${path}` as RouteKey]
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://relay.invalid')

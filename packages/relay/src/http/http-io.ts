@@ -12,10 +12,10 @@ export const CORS_HEADERS = {
 }
 
 /**
- * Reads the request body as JSON, at most `LIMITS.maxFrameBytes` bytes; throws `payload_too_large`
+ * Reads the request body as JSON, at most `LIMITS.maxBodyBytes` bytes; throws `payload_too_large`
  * (checked on Content-Length first, then while reading) or `bad_frame` for malformed JSON.
  */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number = LIMITS.maxFrameBytes): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, maxBytes: number = LIMITS.maxBodyBytes): Promise<unknown> {
   const tooLarge = () => new ParlorError('payload_too_large', `request body larger than ${maxBytes} bytes`)
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) {

@@ -40,11 +40,19 @@ export interface ConnectionOptions {
   registry: ConnectionRegistry<Connection>
   logger: Logger
   helloTimeoutMs: number
-  /** Frames per second a socket may send (burst: twice that). */
+  /** Frames per second a socket may send, sustained. */
   frameRate: number
+  /** Frames a socket may send at once. Default: twice `frameRate`. */
+  frameBurst?: number
   /** Bytes queued on the socket past which a reader too slow to keep up is disconnected. */
   maxBufferedBytes: number
+  /** Called once the socket's user is known; false refuses it (too many sockets for the user). */
+  admit?: (conn: Connection) => boolean
+  now?: () => number
 }
+
+/** The longest a timer may wait in Node (about 24.8 days); longer waits re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 type State = 'handshake' | 'syncing' | 'live' | 'closed'
 
@@ -53,6 +61,10 @@ const reason = (s: string) => (Buffer.byteLength(s) <= 123 ? s : Buffer.from(s).
 
 export class Connection {
   userId: string | undefined
+  /** The session of the token the socket runs on (logout of it closes the socket). */
+  sessionId: string | undefined
+  /** When that token expires; the socket closes with `tokenExpired` then unless `auth` refreshed it. */
+  expiresAt = Infinity
   private state: State = 'handshake'
   /** Rooms whose live changes this connection delivers (its user is an active participant). */
   private readonly rooms = new Set<string>()
@@ -65,12 +77,22 @@ export class Connection {
   private readonly bucket: TokenBucket
   private refusedFrames = 0
   private readonly helloTimer: NodeJS.Timeout
+  private expiryTimer: NodeJS.Timeout | undefined
   private logger: Logger
+  private readonly burst: number
+  private readonly now: () => number
 
   constructor(private readonly o: ConnectionOptions) {
     this.logger = o.logger
-    this.bucket = new TokenBucket(o.frameRate, o.frameRate * 2)
+    this.now = o.now ?? Date.now
+    this.burst = o.frameBurst ?? o.frameRate * 2
+    this.bucket = new TokenBucket(o.frameRate, this.burst)
     this.helloTimer = setTimeout(() => this.close(CLOSE_CODES.handshakeFailed, 'no hello frame in time'), o.helloTimeoutMs)
+  }
+
+  /** Whether the socket has said hello and is (or is getting) in sync. */
+  get isLive(): boolean {
+    return this.state === 'live' || this.state === 'syncing'
   }
 
   /** A frame arrived from the engine. */
@@ -78,7 +100,9 @@ export class Connection {
     if (this.state === 'closed') return
     if (!this.bucket.take()) {
       // A client that keeps flooding after being told is cut off.
-      if (++this.refusedFrames > this.o.frameRate * 2) return this.close(CLOSE_CODES.rateLimited, `too many frames; retryAfterMs=1000`)
+      if (++this.refusedFrames > this.burst) {
+        return this.close(CLOSE_CODES.rateLimited, `too many frames; retryAfterMs=${LIMITS.rateLimitRetryAfterMs}`)
+      }
       const retryAfterMs = this.bucket.retryAfterMs()
       return this.sendError(new ParlorError('rate_limited', 'too many frames, slow down', { retryAfterMs }))
     }
@@ -97,6 +121,7 @@ export class Connection {
     this.state = 'closed'
     this.logger.debug('socket closed')
     clearTimeout(this.helloTimer)
+    clearTimeout(this.expiryTimer)
     this.o.registry.remove(this, this.rooms)
     this.buffer = []
   }
@@ -126,7 +151,12 @@ export class Connection {
       await this.handleFrame(frame)
     } catch (e) {
       const err = toParlorError(e)
-      if (this.state === 'handshake') return this.close(CLOSE_CODES.handshakeFailed, `expected a hello frame: ${err.message}`)
+      if (this.state === 'handshake') {
+        // A hello without its token is an authentication failure, not a malformed handshake.
+        const isTokenless = isObject(raw) && raw.type === 'hello' && (raw.token === undefined || raw.token === '')
+        if (isTokenless) return this.close(CLOSE_CODES.unauthorized, 'a session token is required')
+        return this.close(CLOSE_CODES.handshakeFailed, `expected a hello frame: ${err.message}`)
+      }
       if (err.code === 'internal') this.logger.error('socket frame failed', { err: e })
       const ref = isObject(raw) && raw.type === 'query' && typeof raw.id === 'number' ? raw.id : undefined
       this.sendError(err, ref)
@@ -139,14 +169,20 @@ export class Connection {
     if (frame.protocolVersion !== PROTOCOL_VERSION) {
       return this.close(CLOSE_CODES.protocolVersion, `the relay speaks protocol version ${PROTOCOL_VERSION}, not ${frame.protocolVersion}`)
     }
+    let session
     try {
-      this.userId = await this.o.core.authenticate(frame.token)
+      session = await this.o.core.authenticate(frame.token)
     } catch (e) {
       const err = toParlorError(e)
       if (err.code === 'internal') throw e
       return this.close(err.code === 'token_expired' ? CLOSE_CODES.tokenExpired : CLOSE_CODES.unauthorized, err.message)
     }
     if (this.state !== 'handshake') return
+    this.userId = session.userId
+    this.useSession(session)
+    if (this.o.admit && !this.o.admit(this)) {
+      return this.close(CLOSE_CODES.tooManySockets, 'this user has too many sockets open; limit_exceeded')
+    }
     this.logger = this.o.logger.child({ userId: this.userId })
     // Register before reading the catch-up so nothing committed meanwhile is missed.
     this.state = 'syncing'
@@ -187,6 +223,8 @@ export class Connection {
         return this.handleMutate(frame.mutations)
       case 'ping':
         return this.enqueue(async () => this.send({ type: 'pong' }))
+      case 'auth':
+        return this.handleAuth(frame.token)
       case 'query': {
         let answer: DownFrame
         try {
@@ -199,6 +237,36 @@ export class Connection {
         return this.enqueue(async () => this.send(answer))
       }
     }
+  }
+
+  /** `auth`: moves the socket to a fresher token of the same user, or answers why not. */
+  private async handleAuth(token: string): Promise<void> {
+    let answer: DownFrame
+    try {
+      const session = await this.o.core.authenticate(token)
+      if (session.userId !== this.userId) throw new ParlorError('forbidden', 'the new token signs in another user; open a new socket for them')
+      this.useSession(session)
+      answer = { type: 'authed', ok: true, userId: session.userId, expiresAt: session.expiresAt }
+    } catch (e) {
+      const err = toParlorError(e)
+      if (err.code === 'internal') throw e
+      answer = { type: 'authed', ok: false, error: { code: err.code, message: err.message } }
+    }
+    this.enqueue(async () => this.send(answer))
+  }
+
+  /** Runs the socket on `session` and closes it with `tokenExpired` when that token expires. */
+  private useSession(session: { sessionId: string; expiresAt: number }): void {
+    this.sessionId = session.sessionId
+    this.expiresAt = session.expiresAt
+    clearTimeout(this.expiryTimer)
+    const arm = () => {
+      const left = this.expiresAt - this.now()
+      if (left <= 0) return this.close(CLOSE_CODES.tokenExpired, 'the session token expired; refresh it with an auth frame before it does')
+      this.expiryTimer = setTimeout(arm, Math.min(left, MAX_TIMER_MS))
+      this.expiryTimer.unref?.()
+    }
+    arm()
   }
 
   /** Sends a change, or on the user's own membership changes, updates the room set first. */

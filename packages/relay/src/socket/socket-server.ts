@@ -20,9 +20,14 @@ export interface SocketServerOptions {
   fanout: Fanout
   logger: Logger
   helloTimeoutMs: number
-  /** Frames per second per socket. */
+  /** Frames per second per socket. Default `LIMITS.maxFramesPerSecond`. */
   frameRate?: number
+  /** Frames a socket may send at once. Default `LIMITS.maxFrameBurst`. */
+  frameBurst?: number
+  /** Ping interval; a socket that did not answer the previous ping is dropped. Default `LIMITS.heartbeatIntervalMs`. */
   heartbeatMs?: number
+  /** Sockets one user may hold. Default `LIMITS.maxSocketsPerUser`. */
+  maxSocketsPerUser?: number
 }
 
 export function createSocketServer(o: SocketServerOptions) {
@@ -31,19 +36,52 @@ export function createSocketServer(o: SocketServerOptions) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxFrameBytes * 2, perMessageDeflate: false })
   const registry = new ConnectionRegistry<Connection>()
   const sockets = new Map<WebSocket, { conn: Connection; isAlive: boolean }>()
+  /** Sockets by user, counted from authentication (not only once live) for the per-user bound. */
+  const byUser = new Map<string, Set<Connection>>()
+  const maxSocketsPerUser = o.maxSocketsPerUser ?? LIMITS.maxSocketsPerUser
   const unsubscribe = o.fanout.subscribe((change) => registry.route(change))
 
+  // A revoked session's sockets close at once on this node; other nodes learn it at their next heartbeat.
+  const closeSession = (sessionId: string) => {
+    for (const { conn } of sockets.values()) {
+      if (conn.sessionId === sessionId) conn.close(CLOSE_CODES.unauthorized, 'this session was logged out; sign in again')
+    }
+  }
+  const offRevoked = o.core.onSessionRevoked(closeSession)
+
   const heartbeat = setInterval(() => {
+    const sessionIds: string[] = []
     for (const [ws, entry] of sockets) {
       if (!entry.isAlive) {
+        o.logger.debug('dropping a socket that did not answer a ping')
         ws.terminate()
         continue
       }
       entry.isAlive = false
       ws.ping()
+      if (entry.conn.sessionId !== undefined) sessionIds.push(entry.conn.sessionId)
     }
-  }, o.heartbeatMs ?? 30_000)
+    if (sessionIds.length === 0) return
+    o.core.revokedAmong(sessionIds).then(
+      (revoked) => revoked.forEach(closeSession),
+      (err: unknown) => o.logger.debug('revocation check failed', { err }),
+    )
+  }, o.heartbeatMs ?? LIMITS.heartbeatIntervalMs)
   heartbeat.unref()
+
+  const admit = (conn: Connection): boolean => {
+    const userId = conn.userId!
+    let set = byUser.get(userId)
+    if (!set) byUser.set(userId, (set = new Set()))
+    if (set.size >= maxSocketsPerUser) return false
+    set.add(conn)
+    return true
+  }
+  const release = (conn: Connection) => {
+    const set = conn.userId === undefined ? undefined : byUser.get(conn.userId)
+    if (!set?.delete(conn)) return
+    if (set.size === 0) byUser.delete(conn.userId!)
+  }
 
   function accept(ws: WebSocket): void {
     const conn = new Connection({
@@ -52,15 +90,21 @@ export function createSocketServer(o: SocketServerOptions) {
       registry,
       logger: o.logger,
       helloTimeoutMs: o.helloTimeoutMs,
-      frameRate: o.frameRate ?? 200,
+      frameRate: o.frameRate ?? LIMITS.maxFramesPerSecond,
+      frameBurst: o.frameBurst ?? LIMITS.maxFrameBurst,
       maxBufferedBytes: 32 * 1024 * 1024,
+      admit,
     })
     const entry = { conn, isAlive: true }
     sockets.set(ws, entry)
-    ws.on('message', (data, isBinary) => conn.onMessage(toBuffer(data), isBinary))
+    ws.on('message', (data, isBinary) => {
+      entry.isAlive = true
+      conn.onMessage(toBuffer(data), isBinary)
+    })
     ws.on('pong', () => (entry.isAlive = true))
     ws.on('close', () => {
       sockets.delete(ws)
+      release(conn)
       conn.onClose()
     })
     ws.on('error', (err) => o.logger.debug('socket error', { err }))
@@ -68,6 +112,11 @@ export function createSocketServer(o: SocketServerOptions) {
 
   return {
     registry,
+
+    /** Open sockets (any state) and sockets of `userId`, for tests and metrics. */
+    socketCount(userId?: string): number {
+      return userId === undefined ? sockets.size : (byUser.get(userId)?.size ?? 0)
+    },
 
     /** Handles an HTTP `upgrade` event; refuses other paths with 404. */
     handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -83,6 +132,7 @@ export function createSocketServer(o: SocketServerOptions) {
     /** Closes every socket with `goingAway` and waits (briefly) for them to go. */
     async close(): Promise<void> {
       unsubscribe()
+      offRevoked()
       clearInterval(heartbeat)
       const closed = [...sockets.keys()].map(
         (ws) => new Promise<void>((resolve) => {
