@@ -37,7 +37,7 @@ import { Reader } from './store/reader.js'
 import type { CursorRow, OutboxRow, SessionRow } from './store/rows.js'
 import { Writer } from './store/writer.js'
 import type { WebSocketCtor } from './net/connection.js'
-import { requestSession } from './net/session.js'
+import { requestSession, revokeSession } from './net/session.js'
 
 export interface EngineOptions {
   /** The relay's base URL, or several tried in turn (failover between relay nodes). */
@@ -110,6 +110,8 @@ export class Engine {
       onAuthRejected: () => {
         if (this.session) this.session = { ...this.session, expiresAt: 0 }
       },
+      tokenExpiresAt: () => this.session?.expiresAt,
+      freshToken: () => this.freshToken(),
     })
   }
 
@@ -144,6 +146,46 @@ export class Engine {
     else this.link.start()
     await this.link.refreshStatus()
     return session.user
+  }
+
+  /**
+   * Signs out: revokes the session on the relay (its sockets close), takes the engine offline and
+   * clears the local database, queued mutations included. Offline, the local data is cleared all the
+   * same and `revoked` is false (the token stays valid on the relay until it expires).
+   * Call `setUser` to sign in again.
+   */
+  async logout(): Promise<{ revoked: boolean }> {
+    if (this.closed) throw new ParlorError('closed', 'the engine is closed')
+    const token = this.session?.token
+    // Offline first, so the relay closing the revoked socket does not make the engine sign in again.
+    await this.link.pause()
+    this.session = undefined
+    this.credentials = undefined
+    let revoked = token === undefined
+    if (token !== undefined) {
+      try {
+        await revokeSession(this.urls, token, this.fetchFn)
+        revoked = true
+      } catch (e) {
+        // A token the relay no longer accepts has nothing left to revoke.
+        if (isParlorError(e, 'unauthorized') || isParlorError(e, 'token_expired')) revoked = true
+        else this.logger.warn('logout could not reach the relay; the token stays valid until it expires', { error: String(e) })
+      }
+    }
+    await this.clearLocalData()
+    await this.link.refreshStatus()
+    return { revoked }
+  }
+
+  /** A new token for the signed-in user (used to refresh the socket's before it expires). */
+  private async freshToken(): Promise<string | undefined> {
+    if (!this.credentials || !this.session) return undefined
+    const userId = this.session.user.userId
+    const res = await requestSession(this.urls, this.credentials, this.fetchFn)
+    if (!this.session || this.session.user.userId !== userId || res.user.userId !== userId) return undefined
+    this.session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
+    await this.db.meta.put(this.session)
+    return res.token
   }
 
   /** The signed-in user, if any. */

@@ -41,6 +41,18 @@ export class OutboxSender {
     clearTimeout(this.retryTimer)
   }
 
+  /**
+   * The relay refused the frame in flight without applying it (`rate_limited`): send it again after
+   * `retryAfterMs` instead of waiting for an ack that will not come.
+   */
+  refused(retryAfterMs: number): void {
+    if (this.inFlight.size === 0) return
+    this.inFlight.clear()
+    clearTimeout(this.ackTimer)
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => void this.flush(), retryAfterMs)
+  }
+
   /** The relay answered a frame: the batch is over, settled or not. */
   acknowledged(results: readonly MutationResult[]): void {
     for (const r of results) this.inFlight.delete(r.mutationId)

@@ -29,7 +29,16 @@ export interface RelayLinkOptions {
   hello(): Promise<UpFrame | undefined>
   /** The relay refused the token: the next hello must get a new one. */
   onAuthRejected(): void
+  /** When the current session token expires (epoch ms), if there is one. */
+  tokenExpiresAt?(): number | undefined
+  /** A fresh token for the same user (signing in again), or undefined when none can be had. */
+  freshToken?(): Promise<string | undefined>
 }
+
+/** The longest a timer may wait (about 24.8 days); a refresh further away is re-planned then. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/** A token is refreshed this long before it expires (or halfway through its life, if shorter). */
+const REFRESH_MARGIN_MS = 60_000
 
 const TAB_QUERY_TIMEOUT_MS = 15_000
 const STATUS_INTERVAL_MS = 16
@@ -61,6 +70,7 @@ export class RelayLink {
   private nextTabQuery = 0
   private statusRefresh: Promise<void> | undefined
   private lastStatusAt = 0
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly o: RelayLinkOptions) {
     this.conn = new Connection({
@@ -112,6 +122,7 @@ export class RelayLink {
 
   async close(): Promise<void> {
     if (this.closed) return
+    clearTimeout(this.refreshTimer)
     await this.conn.stop()
     this.closed = true
     this.outbox.disable()
@@ -243,6 +254,7 @@ export class RelayLink {
           this.caughtUp = true
           this.tabs.post({ kind: 'leader', online: true })
           this.outbox.enable()
+          this.scheduleTokenRefresh()
         }
         await this.publish(changes)
         break
@@ -258,14 +270,48 @@ export class RelayLink {
         break
       case 'error':
         if (frame.ref !== undefined) this.relay.fail(frame.ref, frame.error)
+        else if (frame.error.code === 'rate_limited') this.outbox.refused(frame.error.retryAfterMs ?? 1000)
         else this.o.logger.warn('relay refused a frame', { error: frame.error })
         break
       case 'pong':
         break
+      case 'authed':
+        if (frame.ok) this.scheduleTokenRefresh()
+        else this.o.logger.warn('relay refused the refreshed token; the socket reconnects when the old one expires', { error: frame.error })
+        break
+    }
+  }
+
+  /**
+   * Plans the next token refresh on the open socket (an `auth` frame), a margin before the token
+   * expires, so the socket never closes for an expired token while the engine is online.
+   */
+  private scheduleTokenRefresh(): void {
+    clearTimeout(this.refreshTimer)
+    const expiresAt = this.o.tokenExpiresAt?.()
+    if (expiresAt === undefined || !this.o.freshToken || this.closed) return
+    const now = Date.now()
+    const at = expiresAt - Math.min(REFRESH_MARGIN_MS, Math.max(0, (expiresAt - now) / 2))
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, at - now))
+    this.refreshTimer = setTimeout(() => void this.refreshToken(wait === MAX_TIMER_MS), wait)
+  }
+
+  private async refreshToken(isReplanOnly: boolean): Promise<void> {
+    if (isReplanOnly) return this.scheduleTokenRefresh()
+    if (!this.caughtUp || this.closed) return
+    const token = await this.o.freshToken!().catch((e: unknown) => {
+      this.o.logger.warn('token refresh failed; retrying later', { error: String(e) })
+      return undefined
+    })
+    if (!this.caughtUp || this.closed) return
+    if (token === undefined || !this.conn.send({ type: 'auth', token })) {
+      // Try again a little later (the old token may still have a while to go).
+      this.refreshTimer = setTimeout(() => void this.refreshToken(false), 5_000)
     }
   }
 
   private onClose(code: number): void {
+    clearTimeout(this.refreshTimer)
     const wasOnline = this.caughtUp
     this.caughtUp = false
     this.awaitingHelloSync = false

@@ -1,4 +1,4 @@
-import { CLOSE_CODES, decodeDownFrame, encodeFrame, type DownFrame, type UpFrame } from '@parlor/protocol'
+import { CLOSE_CODES, LIMITS, decodeDownFrame, encodeFrame, retryAfterFromReason, type DownFrame, type UpFrame } from '@parlor/protocol'
 import { backoffDelay, defaultBackoff, type Backoff } from '../core/backoff.js'
 import type { Logger } from '../core/logger.js'
 
@@ -44,6 +44,8 @@ export class Connection {
   private wanted = false
   private queue: Promise<void> = Promise.resolve()
   private inbox: DownFrame[] = []
+  /** The relay asked for a pause before the next attempt (closed for flooding, with retryAfterMs). */
+  private minDelayMs = 0
 
   constructor(private readonly opts: ConnectionOptions) {}
 
@@ -134,13 +136,16 @@ export class Connection {
       this.socket = undefined
       this.opts.onClose(ev.code, ev.reason)
       if (ev.code !== 1000 || this.wanted) this.urlIndex += ev.code === CLOSE_CODES.goingAway || ev.code === 1006 ? 1 : 0
+      if (ev.code === CLOSE_CODES.rateLimited) this.minDelayMs = retryAfterFromReason(ev.reason) ?? LIMITS.rateLimitRetryAfterMs
       this.retry()
     }
   }
 
   private retry(): void {
     if (!this.wanted) return
-    const delay = backoffDelay(this.attempt++, this.opts.backoff ?? defaultBackoff)
+    // Never sooner than the relay asked for (it closed us for flooding), else jittered backoff.
+    const delay = Math.max(this.minDelayMs, backoffDelay(this.attempt++, this.opts.backoff ?? defaultBackoff))
+    this.minDelayMs = 0
     clearTimeout(this.timer)
     this.timer = setTimeout(() => void this.open(), delay)
   }
