@@ -9,6 +9,9 @@ export { createRelay, defaultRelayOptions, type Relay, type RelayOptions } from 
 /** Mints a session token with the relay's secret, for apps with their own authentication. */
 export { mintToken } from './auth.js'
 
+/** Every HTTP route and websocket endpoint the relay serves, with who may call it. */
+export { relayRoutes, API_ROUTES, OPS_ROUTES, UPGRADE_ROUTES, type RouteInfo, type RouteAuth } from './http/http-routes.js'
+
 /** The logger seam (`debug/info/warn/error/child`) and its no-op default. */
 export { noopLogger, type Logger } from './logger.js'
 
