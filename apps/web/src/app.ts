@@ -95,6 +95,7 @@ export class App {
     this.set({ phase: 'signing-in', signInError: undefined, lastUserId: c.userId })
     try {
       const { engine, me } = await openSession(c)
+      performance.mark('parlor:signed-in')
       this.engine = engine
       ;(window as unknown as { parlor?: unknown }).parlor = { engine, app: this, liveErrors }
       const { online, pending } = engine.status()

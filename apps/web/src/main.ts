@@ -1,6 +1,8 @@
 import './styles.css'
 import { App } from './app.js'
 
+performance.mark('parlor:app-start')
+
 const app = new App(document.getElementById('app')!)
 void app.start()
 

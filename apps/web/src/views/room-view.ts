@@ -31,7 +31,7 @@ export function roomView(s: AppState, app: App) {
       ${avatar(room.name, room.avatarUrl, room.id)}
       <div class="room-title">
         <h2 id="room-title">${room.name || room.uniqueId}</h2>
-        <span class="room-sub">${roomKind(room)}${room.type !== 'single' ? ` · ${room.participantCount} ${room.participantCount === 1 ? 'participant' : 'participants'}` : ''}${lat && lng ? ` · 📍 ${lat}, ${lng}` : ''}${room.syncState === 'pending' ? ' · waiting to sync' : ''}</span>
+        <span class="room-sub">${roomKind(room)}${room.type !== 'single' ? ` · ${room.participantCount} ${room.participantCount === 1 ? 'participant' : 'participants'}` : ''}${lat && lng ? ` · location ${lat}, ${lng}` : ''}${room.syncState === 'pending' ? ' · waiting to sync' : ''}</span>
       </div>
       <div class="room-actions">
         <button aria-pressed=${String(s.panel === 'participants')} @click=${() => app.togglePanel('participants')} data-testid="participants-button">Participants</button>
@@ -79,7 +79,7 @@ function commentView(c: Comment, me: string, online: boolean) {
     <p class="text">${c.text}</p>
     <span class="meta"
       ><time datetime=${new Date(c.timestamp).toISOString()} title=${fullTime(c.timestamp)}>${shortTime(c.timestamp)}</time>${mine
-        ? html` · <span class="state">${c.status === 'pending' ? html`<span aria-hidden="true">🕓</span> ` : nothing}${status}</span>`
+        ? html` · <span class="state">${status}</span>`
         : nothing}</span
     >
   </li>`
