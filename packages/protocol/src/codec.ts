@@ -6,7 +6,8 @@ import { LIMITS } from './limits.js'
 /**
  * The protocol version spoken on the socket. History:
  * 1 — JSON frames; hello `epoch` and chunked `sync` (`more`) are optional additions within it;
- *     `auth`/`authed` (token refresh on an open socket) likewise.
+ *     `auth`/`authed` (token refresh on an open socket) likewise; so are options documents (the
+ *     `updateOptions` mutation, `change.optionsUpdate`, `room.optionsState`).
  */
 export const PROTOCOL_VERSION = 1
 
@@ -24,6 +25,12 @@ export const CLOSE_CODES = {
   protocolVersion: 4003,
   /** The user has `LIMITS.maxSocketsPerUser` sockets open already: retry later with backoff. */
   tooManySockets: 4004,
+  /** y-websocket endpoint: signed in, but not allowed to open this room's options document. */
+  forbidden: 4403,
+  /** y-websocket endpoint: the room does not exist. */
+  notFound: 4404,
+  /** y-websocket endpoint: the relay refused an update (the reason says why); its document is unchanged. */
+  invalidUpdate: 4422,
   /** Too many frames per second: reconnect after the reason's retryAfterMs (`retryAfterMs=N`). */
   rateLimited: 4029,
 } as const

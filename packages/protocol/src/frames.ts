@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { mutationSchema } from './mutations.js'
 import { querySchema } from './queries.js'
 import { commentRecordSchema, memberRoomRecordSchema, participantRecordSchema, roomRecordSchema } from './records.js'
-import { clientIdSchema, userIdSchema } from './schemas.js'
+import { clientIdSchema, optionsStateSchema, userIdSchema } from './schemas.js'
 import { LIMITS } from './limits.js'
 
 // ---- up: engine → relay -------------------------------------------------------------------------
@@ -81,6 +81,11 @@ export const changeFrame = z.object({
   room: roomRecordSchema.optional(),
   participants: z.array(participantRecordSchema).optional(),
   comments: z.array(commentRecordSchema).optional(),
+  /**
+   * What the change did to the room's options document (a Yjs v1 update, base64). A change that only
+   * touched options carries no `room`; the engine applies the update to its copy of the document.
+   */
+  optionsUpdate: optionsStateSchema.optional(),
 })
 export type ChangeFrame = z.infer<typeof changeFrame>
 

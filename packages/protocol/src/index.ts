@@ -1,4 +1,4 @@
-export { LIMITS, USER_ID_PATTERN, CHANNEL_ID_PATTERN, CLIENT_ID_PATTERN, utf8Length } from './limits.js'
+export { LIMITS, USER_ID_PATTERN, CHANNEL_ID_PATTERN, CLIENT_ID_PATTERN, BASE64_PATTERN, utf8Length } from './limits.js'
 export {
   ERROR_CODES,
   ParlorError,
@@ -34,12 +34,34 @@ export type {
 } from './model.js'
 export { checkOptions, checkOptionEntry, applyOptionsPatch, diffOptions, type OptionsPatch } from './options.js'
 export {
+  OPTIONS_ROOT,
+  optionsArray,
+  readOptions,
+  setOption,
+  deleteOption,
+  replaceOptions,
+  patchOptions,
+  removeDuplicateOptions,
+  captureUpdate,
+  optionsDocFrom,
+  optionsOfState,
+  compactOptionsState,
+  legacyOptionsState,
+  validateOptionsUpdate,
+  encodeOptionsUpdate,
+  decodeOptionsUpdate,
+  type OptionEntry,
+  type ValidatedOptionsUpdate,
+} from './options-doc.js'
+export {
   userIdSchema,
   roomIdSchema,
   channelUniqueIdSchema,
   clientIdSchema,
   optionsSchema,
   optionsPatchSchema,
+  optionsUpdateSchema,
+  optionsStateSchema,
   userIdsSchema,
 } from './schemas.js'
 export {

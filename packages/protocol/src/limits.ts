@@ -23,6 +23,9 @@ export const LIMITS = {
   maxOptionKeyBytes: 64,
   maxOptionValueBytes: 1024,
   maxOptionsBytes: 8 * 1024,
+  /** Bytes of one options update (a Yjs v1 update), and of a whole options document as stored. */
+  maxOptionsUpdateBytes: 64 * 1024,
+  maxOptionsDocBytes: 64 * 1024,
   /** Comment text in UTF-8 bytes, and its `extras`/`payload` as JSON. */
   maxCommentTextBytes: 16 * 1024,
   maxCommentExtrasBytes: 4 * 1024,
@@ -66,6 +69,9 @@ export const CHANNEL_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** Client-made ids (mutation ids, comment unique ids, group nanoids). */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._:~-]{1,128}$/
+
+/** Base64 text (standard alphabet, padded), as Yjs updates travel in JSON frames. */
+export const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Byte length of a string in UTF-8, without allocating. */
 export function utf8Length(s: string): number {

@@ -8,6 +8,7 @@ import {
   nameSchema,
   optionsPatchSchema,
   optionsSchema,
+  optionsUpdateSchema,
   roomIdSchema,
   timestampSchema,
   urlSchema,
@@ -49,6 +50,13 @@ export const updateRoomArgs = z.strictObject({
   options: optionsPatchSchema.optional(),
 })
 
+/**
+ * Changes a room's options document: `update` is a Yjs v1 update (base64) of the document whose
+ * structure `options-doc.ts` describes. The relay checks it against its copy (structure, limits) and
+ * refuses the whole update otherwise. Any active participant may send one (1-on-1 rooms included).
+ */
+export const updateOptionsArgs = z.strictObject({ roomId: roomIdSchema, update: optionsUpdateSchema })
+
 export const addParticipantsArgs = z.strictObject({ roomId: roomIdSchema, userIds: userIdsSchema })
 export const removeParticipantsArgs = z.strictObject({ roomId: roomIdSchema, userIds: userIdsSchema })
 
@@ -68,6 +76,7 @@ export const MUTATION_ARGS = {
   createGroupRoom: createGroupRoomArgs,
   getOrCreateChannel: getOrCreateChannelArgs,
   updateRoom: updateRoomArgs,
+  updateOptions: updateOptionsArgs,
   addParticipants: addParticipantsArgs,
   removeParticipants: removeParticipantsArgs,
   sendComment: sendCommentArgs,
@@ -90,6 +99,7 @@ export const mutationSchema = z.discriminatedUnion('name', [
   envelope('createGroupRoom'),
   envelope('getOrCreateChannel'),
   envelope('updateRoom'),
+  envelope('updateOptions'),
   envelope('addParticipants'),
   envelope('removeParticipants'),
   envelope('sendComment'),

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { optionsStateSchema } from './schemas.js'
 
 /**
  * Rows as the relay sends them. `version`/`seq` come from the relay's global change counter and let
@@ -55,5 +56,11 @@ export type ParticipantRecord = z.infer<typeof participantRecordSchema>
 export const memberRoomRecordSchema = roomRecordSchema.extend({
   unreadCount: z.number().int(),
   isRemoved: z.boolean(),
+  /**
+   * The room's whole options document (Yjs v1 state, base64) where the reader needs it: in a
+   * catch-up for rooms whose options changed after the cursor (every room in a full one), in a
+   * room-scoped sync, and in getRoomById. `options` is the same map, materialized.
+   */
+  optionsState: optionsStateSchema.optional(),
 })
 export type MemberRoomRecord = z.infer<typeof memberRoomRecordSchema>

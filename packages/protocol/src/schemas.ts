@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { CHANNEL_ID_PATTERN, CLIENT_ID_PATTERN, LIMITS, USER_ID_PATTERN, utf8Length } from './limits.js'
+import { BASE64_PATTERN, CHANNEL_ID_PATTERN, CLIENT_ID_PATTERN, LIMITS, USER_ID_PATTERN, utf8Length } from './limits.js'
 
 /** Building blocks shared by the message schemas. */
 export const userIdSchema = z.string().regex(USER_ID_PATTERN, 'a user id is 1–128 characters of A–Z a–z 0–9 . _ @ + -')
@@ -25,6 +25,14 @@ export const jsonObjectSchema = z
 /** Option values are strings; entry and map limits are checked by `checkOptions`. */
 export const optionsSchema = z.record(z.string(), z.string())
 export const optionsPatchSchema = z.record(z.string(), z.string().nullable())
+/** A Yjs v1 update (or state) of a room's options document, as base64; its content is checked by `validateOptionsUpdate`. */
+export const optionsUpdateSchema = z
+  .string()
+  .min(1)
+  .max(Math.ceil(LIMITS.maxOptionsUpdateBytes / 3) * 4, `an options update may take at most ${LIMITS.maxOptionsUpdateBytes} bytes`)
+  .regex(BASE64_PATTERN, 'an options update is base64 text')
+/** A whole options document as base64 (sync frames, getRoomById). */
+export const optionsStateSchema = z.string().max(Math.ceil(LIMITS.maxOptionsDocBytes / 3) * 4 + 4).regex(BASE64_PATTERN, 'an options state is base64 text')
 export const commentTextSchema = z
   .string()
   .refine((s) => utf8Length(s) <= LIMITS.maxCommentTextBytes, `a comment is at most ${LIMITS.maxCommentTextBytes} bytes`)

@@ -1,0 +1,305 @@
+/**
+ * A room's options as a Yjs document: a last-writer-wins key–value on the Y.Array `options`, whose
+ * entries are `{ key, val }` objects (the idea of y-utility's YKeyValue, written for Parlor).
+ *
+ * - **set** deletes the key's live entries and inserts one new entry; **delete** deletes them.
+ * - Concurrent sets of one key leave several live entries: the **rightmost wins** on every replica
+ *   (Yjs gives every replica the same order), and a replica that sees duplicates may delete the
+ *   losers ({@link removeDuplicateOptions}; the relay does it for every update it accepts).
+ * - **Bounded size.** A Y.Map keeps one tombstone per overwrite, each carrying its origin ids. Here a
+ *   client always inserts right after the last entry *it* inserted (live or deleted), so each
+ *   client's entries form one run of consecutive clocks; deleted entries of a run merge into one
+ *   struct, and a document under any churn stays near the size of its live entries plus a few bytes
+ *   per writing client (see options-doc.test.ts: 100,000 overwrites by 3 clients).
+ *
+ * Pure: no I/O. Every function that changes a document runs in one Yjs transaction.
+ */
+import * as Y from 'yjs'
+import { fromBase64, toBase64 } from 'lib0/buffer'
+import { ParlorError } from './errors.js'
+import { BASE64_PATTERN, LIMITS } from './limits.js'
+import type { RoomOptions } from './model.js'
+import { checkOptionEntry, checkOptions } from './options.js'
+
+/** The name of the root Y.Array that holds the entries. */
+export const OPTIONS_ROOT = 'options'
+
+/** One entry of the options array. */
+export interface OptionEntry {
+  key: string
+  val: string
+}
+
+/** The options array of `doc` (created on first use). */
+export function optionsArray(doc: Y.Doc): Y.Array<OptionEntry> {
+  return doc.getArray<OptionEntry>(OPTIONS_ROOT)
+}
+
+const isEntry = (v: unknown): v is OptionEntry =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as OptionEntry).key === 'string' && typeof (v as OptionEntry).val === 'string'
+
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** The options map: for each key, the value of its rightmost live entry. Malformed entries are skipped. */
+export function readOptions(doc: Y.Doc): RoomOptions {
+  const out: RoomOptions = {}
+  for (const e of optionsArray(doc).toArray()) {
+    if (isEntry(e) && !RESERVED.has(e.key)) out[e.key] = e.val
+  }
+  return out
+}
+
+/** Live entries with their index, in document order. */
+function liveEntries(arr: Y.Array<OptionEntry>): { index: number; entry: unknown }[] {
+  return arr.toArray().map((entry, index) => ({ index, entry }))
+}
+
+/** Deletes the entries at `indexes` (any order). */
+function deleteAt(arr: Y.Array<OptionEntry>, indexes: number[]): void {
+  for (const i of [...indexes].sort((a, b) => b - a)) arr.delete(i, 1)
+}
+
+/**
+ * Inserts `entry` right after the last item this client inserted (live or deleted), or at the end
+ * when it has none, so a client's entries keep consecutive clocks next to each other and their
+ * tombstones merge. `Y.Array` has no public "insert after this item", so the item is built the way
+ * Yjs' own list insertion builds it.
+ */
+function insertEntry(doc: Y.Doc, arr: Y.Array<OptionEntry>, entry: OptionEntry, tr: Y.Transaction): void {
+  const own = doc.store.clients.get(doc.clientID)
+  const last = own?.[own.length - 1]
+  if (!(last instanceof Y.Item) || last.parent !== arr) {
+    arr.push([entry])
+    return
+  }
+  const right = last.right
+  const item = new Y.Item(
+    Y.createID(doc.clientID, Y.getState(doc.store, doc.clientID)),
+    last,
+    last.lastId,
+    right,
+    right && right.id,
+    arr,
+    null,
+    new Y.ContentAny([entry]),
+  )
+  item.integrate(tr, 0)
+  // Index caches of the array do not know of this item: drop them (they are rebuilt on demand).
+  const markers = (arr as unknown as { _searchMarker: unknown[] | null })._searchMarker
+  if (markers) markers.length = 0
+}
+
+/** Sets `key` to `val` in a transaction of its own (or the caller's). */
+export function setOption(doc: Y.Doc, key: string, val: string): void {
+  doc.transact((tr) => {
+    const arr = optionsArray(doc)
+    deleteAt(arr, liveEntries(arr).filter((e) => isEntry(e.entry) && e.entry.key === key).map((e) => e.index))
+    insertEntry(doc, arr, { key, val }, tr)
+  })
+}
+
+/** Deletes `key` (every entry of it). */
+export function deleteOption(doc: Y.Doc, key: string): void {
+  doc.transact(() => {
+    const arr = optionsArray(doc)
+    deleteAt(arr, liveEntries(arr).filter((e) => isEntry(e.entry) && e.entry.key === key).map((e) => e.index))
+  })
+}
+
+/**
+ * Makes the map equal `target` touching only what differs: keys absent from `target` are deleted,
+ * keys whose value differs are set, the others are left alone (so a concurrent edit of another key
+ * survives the merge).
+ */
+export function replaceOptions(doc: Y.Doc, target: RoomOptions): void {
+  doc.transact(() => {
+    const current = readOptions(doc)
+    for (const key of Object.keys(current)) if (!Object.hasOwn(target, key)) deleteOption(doc, key)
+    for (const [key, val] of Object.entries(target)) if (current[key] !== val) setOption(doc, key, val)
+  })
+}
+
+/** Applies a merge patch (a string sets, `null` deletes). */
+export function patchOptions(doc: Y.Doc, patch: Record<string, string | null>): void {
+  doc.transact(() => {
+    const current = readOptions(doc)
+    for (const [key, val] of Object.entries(patch)) {
+      if (val === null) {
+        if (Object.hasOwn(current, key)) deleteOption(doc, key)
+      } else if (current[key] !== val) setOption(doc, key, val)
+    }
+  })
+}
+
+/**
+ * Deletes every live entry that loses (an entry of a key with a live entry further right) and every
+ * malformed one. Deletions take no clock, so any replica may do it. Whether anything was deleted.
+ */
+export function removeDuplicateOptions(doc: Y.Doc): boolean {
+  const arr = optionsArray(doc)
+  const entries = liveEntries(arr)
+  const seen = new Set<string>()
+  const losers: number[] = []
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const { index, entry } = entries[i]!
+    if (!isEntry(entry) || seen.has(entry.key)) losers.push(index)
+    else seen.add(entry.key)
+  }
+  if (losers.length === 0) return false
+  doc.transact(() => deleteAt(arr, losers))
+  return true
+}
+
+/** The update made by `fn` on `doc` (one transaction), or undefined when it changed nothing. */
+export function captureUpdate(doc: Y.Doc, fn: (doc: Y.Doc) => void): Uint8Array | undefined {
+  const parts: Uint8Array[] = []
+  const onUpdate = (u: Uint8Array) => void parts.push(u)
+  doc.on('update', onUpdate)
+  try {
+    doc.transact(() => fn(doc))
+  } finally {
+    doc.off('update', onUpdate)
+  }
+  if (parts.length === 0) return undefined
+  return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
+}
+
+/** A document holding `updates` (each a Yjs v1 update), optionally writing as `clientID`. */
+export function optionsDocFrom(updates: readonly (Uint8Array | undefined)[], clientID?: number): Y.Doc {
+  const doc = new Y.Doc()
+  if (clientID !== undefined) doc.clientID = clientID
+  optionsArray(doc)
+  for (const u of updates) if (u && u.length > 0) Y.applyUpdate(doc, u)
+  return doc
+}
+
+/** The options map held by a state (or several updates). */
+export function optionsOfState(...updates: (Uint8Array | undefined)[]): RoomOptions {
+  const doc = optionsDocFrom(updates)
+  try {
+    return readOptions(doc)
+  } finally {
+    doc.destroy()
+  }
+}
+
+/** Merges updates into one compact state (tombstones merged, deleted content dropped). */
+export function compactOptionsState(updates: readonly Uint8Array[]): Uint8Array {
+  const doc = optionsDocFrom(updates)
+  try {
+    return Y.encodeStateAsUpdate(doc)
+  } finally {
+    doc.destroy()
+  }
+}
+
+/**
+ * The state of a room whose options predate options documents: the entries in key order, written
+ * by client 0 in one transaction. Deterministic, so every relay (and every read) makes the same
+ * bytes and replicas that receive it twice hold it once.
+ */
+export function legacyOptionsState(options: RoomOptions): Uint8Array {
+  const doc = new Y.Doc()
+  doc.clientID = 0
+  const keys = Object.keys(options).sort()
+  optionsArray(doc).push(keys.map((key) => ({ key, val: options[key]! })))
+  const state = Y.encodeStateAsUpdate(doc)
+  doc.destroy()
+  return state
+}
+
+/** The result of an accepted update. */
+export interface ValidatedOptionsUpdate {
+  /** The options map after the update (and the removal of duplicates). */
+  options: RoomOptions
+  /**
+   * What the update changed, plus the deletion of the entries it made lose: the update to store and
+   * publish. Undefined when the document already held everything the update carries.
+   */
+  effective: Uint8Array | undefined
+}
+
+/**
+ * Applies `update` to a copy of the document held by `state` and checks the result: only the root
+ * `options`, holding only `{ key, val }` string entries (no nested types, no map entries, no other
+ * content), every dependency present, and the limits of SPEC §3 (64 keys, keys ≤ 64 bytes, values
+ * ≤ 1 KiB, the map ≤ 8 KiB as JSON, the encoded document ≤ `LIMITS.maxOptionsDocBytes`). Duplicate
+ * entries left by concurrent sets are removed (the rightmost stays). `state` itself is never changed.
+ *
+ * @throws ParlorError `validation` (malformed or hostile bytes, wrong structure) or `limit_exceeded`;
+ *   never anything else
+ * @example
+ * const { options, effective } = validateOptionsUpdate(storedState, fromBase64(mutation.args.update))
+ */
+export function validateOptionsUpdate(state: Uint8Array | undefined, update: Uint8Array): ValidatedOptionsUpdate {
+  if (!(update instanceof Uint8Array) || update.length === 0) throw new ParlorError('validation', 'the options update is empty')
+  if (update.length > LIMITS.maxOptionsUpdateBytes) {
+    throw new ParlorError('limit_exceeded', `an options update may take at most ${LIMITS.maxOptionsUpdateBytes} bytes`)
+  }
+  let doc: Y.Doc | undefined
+  try {
+    doc = optionsDocFrom([state])
+    const parts: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => void parts.push(u))
+    try {
+      Y.applyUpdate(doc, update)
+    } catch (e) {
+      throw new ParlorError('validation', 'the options update is not a valid Yjs update', { cause: e })
+    }
+    checkStructure(doc)
+    removeDuplicateOptions(doc)
+    const arr = optionsArray(doc)
+    for (const e of arr.toArray()) checkOptionEntry(e.key, e.val)
+    const options = readOptions(doc)
+    checkOptions(options)
+    if (parts.length > 0 && Y.encodeStateAsUpdate(doc).length > LIMITS.maxOptionsDocBytes) {
+      throw new ParlorError('limit_exceeded', `an options document may take at most ${LIMITS.maxOptionsDocBytes} bytes`)
+    }
+    const effective = parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
+    return { options, effective }
+  } catch (e) {
+    if (e instanceof ParlorError) throw e
+    throw new ParlorError('validation', 'the options update could not be checked', { cause: e })
+  } finally {
+    doc?.destroy()
+  }
+}
+
+/** Throws `validation` unless the document holds only string entries in the root `options`. */
+function checkStructure(doc: Y.Doc): void {
+  if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
+    throw new ParlorError('validation', 'the options update depends on changes the relay does not have')
+  }
+  for (const name of doc.share.keys()) {
+    if (name !== OPTIONS_ROOT) throw new ParlorError('validation', `an options document holds only "${OPTIONS_ROOT}", not "${name}"`)
+  }
+  const arr = optionsArray(doc)
+  if (arr._map.size > 0) throw new ParlorError('validation', `"${OPTIONS_ROOT}" is an array of entries, not a map`)
+  for (const structs of doc.store.clients.values()) {
+    for (const s of structs) {
+      if (!(s instanceof Y.Item)) continue
+      if (s.parent !== arr || s.parentSub !== null) throw new ParlorError('validation', 'options entries must sit directly in the options array')
+      if (s.deleted) continue
+      if (!(s.content instanceof Y.ContentAny)) throw new ParlorError('validation', 'options entries must be plain { key, val } objects')
+      for (const v of s.content.getContent()) {
+        const isOwnPair = isEntry(v) && Object.hasOwn(v, 'key') && Object.hasOwn(v, 'val') && Object.keys(v).length === 2
+        if (!isOwnPair) {
+          throw new ParlorError('validation', 'options entries must be { key, val } objects of strings')
+        }
+      }
+    }
+  }
+}
+
+/** Base64 of a Yjs update, as it travels in JSON frames. */
+export const encodeOptionsUpdate = (update: Uint8Array): string => toBase64(update)
+
+/** The bytes of a base64 update; `validation` when it is not base64. */
+export function decodeOptionsUpdate(text: string): Uint8Array {
+  if (typeof text !== 'string' || !BASE64_PATTERN.test(text)) throw new ParlorError('validation', 'an options update is base64 text')
+  try {
+    return fromBase64(text)
+  } catch (e) {
+    throw new ParlorError('validation', 'an options update is base64 text', { cause: e })
+  }
+}
