@@ -13,6 +13,23 @@ import {
 import type { StorageReader } from '../storage/relay-storage.js'
 import { fitSyncFrame } from './fit-sync-frame.js'
 import { requireReadable, requireRoom } from './guards.js'
+import { OptionsDocs } from './options-docs.js'
+
+/**
+ * `room` with its options document attached (`optionsState`) when the reader needs it: always with
+ * `since` undefined, else when the document changed after `since`.
+ */
+async function withOptionsState(
+  reader: StorageReader,
+  docs: OptionsDocs,
+  room: MemberRoomRecord,
+  since?: number,
+): Promise<MemberRoomRecord> {
+  const doc = await docs.load(reader, room)
+  const state = OptionsDocs.encode(doc)
+  if (state === undefined || (since !== undefined && doc.seq <= since)) return room
+  return { ...room, optionsState: state }
+}
 
 /**
  * A room as `me` sees it: with their unread count and removal flag. A removed user sees the room as
@@ -29,7 +46,7 @@ export async function memberRoom(reader: StorageReader, room: RoomRecord, me: Pa
 }
 
 /** Runs a validated query for `userId`; throws `validation`, `not_found` or `forbidden`. */
-export async function runQuery(reader: StorageReader, userId: string, body: unknown): Promise<QueryValues[keyof QueryValues]> {
+export async function runQuery(reader: StorageReader, userId: string, body: unknown, docs: OptionsDocs): Promise<QueryValues[keyof QueryValues]> {
   const query = parseWith(querySchema, body, 'query')
   switch (query.name) {
     case 'getRoomById': {
@@ -38,7 +55,10 @@ export async function runQuery(reader: StorageReader, userId: string, body: unkn
       const comments = await reader.listComments(room.id, { limit: LIMITS.roomComments })
       // A channel's list can be long: page it with getParticipants.
       const participants = room.type === 'channel' ? [] : await reader.listParticipants(room.id)
-      return { room: await memberRoom(reader, room, me), comments, participants, isParticipant: !!me && !me.isRemoved }
+      const isParticipant = !!me && !me.isRemoved
+      // The options document goes to those who may read it (a removed member sees the room as it was).
+      const seen = await memberRoom(reader, room, me)
+      return { room: me?.isRemoved ? seen : await withOptionsState(reader, docs, seen), comments, participants, isParticipant }
     }
     case 'getParticipants': {
       const { roomUniqueId, page, limit } = query.args
@@ -66,7 +86,7 @@ export interface CatchUp {
  * one ahead of the relay or of another database (`epoch`) gives a full sync. For channels only the user's own
  * participant row is sent.
  */
-export async function catchUp(reader: StorageReader, userId: string, cursor: number, epoch?: number): Promise<CatchUp> {
+export async function catchUp(reader: StorageReader, userId: string, cursor: number, epoch: number | undefined, docs: OptionsDocs): Promise<CatchUp> {
   const [current, relayEpoch] = [await reader.currentSeq(), await reader.epoch()]
   const isFull = cursor <= 0 || cursor > current || (epoch !== undefined && epoch !== relayEpoch)
   const since = isFull ? 0 : cursor
@@ -79,7 +99,8 @@ export async function catchUp(reader: StorageReader, userId: string, cursor: num
       frame.participants.push(me)
       continue
     }
-    frame.rooms.push(await memberRoom(reader, room, me))
+    // Options documents only of rooms whose options changed after the cursor: unchanged rooms cost nothing.
+    frame.rooms.push(await withOptionsState(reader, docs, await memberRoom(reader, room, me), isFull ? undefined : since))
     if (room.type === 'channel') {
       if (me.version > since) frame.participants.push(me)
     } else {
@@ -102,12 +123,14 @@ export async function roomSync(
   userId: string,
   roomId: string,
   cursor: number,
+  docs: OptionsDocs,
 ): Promise<{ frame: SyncFrame; isActive: boolean; snapshotSeq: number } | undefined> {
   const room = await reader.getRoom(roomId)
   const me = room && (await reader.getParticipant(roomId, userId))
   if (!room || !me) return undefined
   const isActive = !me.isRemoved
-  const frame: SyncFrame = { type: 'sync', userId, cursor, isFull: false, rooms: [await memberRoom(reader, room, me)], participants: [me], comments: [] }
+  const seen = await memberRoom(reader, room, me)
+  const frame: SyncFrame = { type: 'sync', userId, cursor, isFull: false, rooms: [isActive ? await withOptionsState(reader, docs, seen) : seen], participants: [me], comments: [] }
   if (isActive) {
     if (room.type !== 'channel') frame.participants = await reader.listParticipants(roomId, { includeRemoved: true })
     frame.comments = await reader.listComments(roomId, { limit: LIMITS.roomComments })

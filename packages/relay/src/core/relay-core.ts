@@ -20,9 +20,11 @@ import type { RelayStorage, StorageReader, StorageTx } from '../storage/relay-st
 import { addParticipants, removeParticipants } from './member-mutations.js'
 import { markAsRead, sendComment } from './comment-mutations.js'
 import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
-import { chatTarget, createGroupRoom, getOrCreateChannel, updateRoom } from './room-mutations.js'
+import { chatTarget, createGroupRoom, getOrCreateChannel, updateOptions, updateRoom } from './room-mutations.js'
+import { OptionsDocs } from './options-docs.js'
 import { openSession } from './session.js'
 import { WriteScope } from './write-scope.js'
+import { requireActive, requireReadable, requireRoom } from './guards.js'
 
 type Handler = (scope: WriteScope, args: never) => Promise<MutationValue>
 const MUTATIONS: Record<MutationName, Handler> = {
@@ -30,6 +32,7 @@ const MUTATIONS: Record<MutationName, Handler> = {
   createGroupRoom,
   getOrCreateChannel,
   updateRoom,
+  updateOptions,
   addParticipants,
   removeParticipants,
   sendComment,
@@ -43,6 +46,8 @@ export interface RelayCoreOptions {
   secret: string
   tokenTtlMs: number
   now?: () => number
+  /** How long an options document nobody uses stays in memory, in ms (default 2 000). */
+  optionsIdleMs?: number
 }
 
 export type RelayCore = ReturnType<typeof createRelayCore>
@@ -73,6 +78,19 @@ export function createRelayCore(options: RelayCoreOptions) {
     return storage.read(fn)
   }
 
+  const optionsDocs = new OptionsDocs({
+    logger,
+    now,
+    ...(options.optionsIdleMs !== undefined && { idleMs: options.optionsIdleMs }),
+    // Compaction is a write like any other (serialized with mutations), publishing nothing.
+    runCompaction: (roomId, plan) =>
+      write(async (tx) => {
+        const p = await plan(tx)
+        if (p) await tx.replaceOptionsUpdates(roomId, p.seq, p.state)
+        return { value: undefined, changes: [] }
+      }),
+  })
+
   /** Stores `result` unless a result for the id exists already; answers the stored one. */
   const storeResult = (userId: string, result: MutationResult) =>
     write(async (tx) => {
@@ -90,7 +108,7 @@ export function createRelayCore(options: RelayCoreOptions) {
         if (stored) return { value: stored, changes: [] }
         const actor = await tx.getUser(userId)
         if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
-        const scope = new WriteScope(tx, actor, now())
+        const scope = new WriteScope(tx, actor, now(), optionsDocs)
         const value = await MUTATIONS[mutation.name](scope, mutation.args as never)
         const result: MutationResult = { mutationId, ok: true, value }
         await tx.putMutationResult(userId, mutationId, result)
@@ -166,9 +184,46 @@ export function createRelayCore(options: RelayCoreOptions) {
       return results
     },
 
-    query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body)),
-    catchUp: (userId: string, cursor: number, epoch?: number): Promise<CatchUp> => read((r) => catchUp(r, userId, cursor, epoch)),
-    roomSync: (userId: string, roomId: string, cursor: number) => read((r) => roomSync(r, userId, roomId, cursor)),
+    query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body, optionsDocs)),
+    catchUp: (userId: string, cursor: number, epoch?: number): Promise<CatchUp> =>
+      read((r) => catchUp(r, userId, cursor, epoch, optionsDocs)),
+    roomSync: (userId: string, roomId: string, cursor: number) => read((r) => roomSync(r, userId, roomId, cursor, optionsDocs)),
+
+    /**
+     * A room's options document for `userId` (y-websocket endpoint): its state and whether the user
+     * may write it. `not_found`; `forbidden` unless the user may read it (participants; anyone signed
+     * in for a channel).
+     */
+    optionsDoc: (userId: string, roomId: string): Promise<{ state: Uint8Array | undefined; canWrite: boolean }> =>
+      read(async (r) => {
+        const room = await requireRoom(r, roomId)
+        const me = await requireReadable(r, room, userId)
+        return { state: (await optionsDocs.load(r, room)).state, canWrite: me !== undefined && !me.isRemoved }
+      }),
+
+    /**
+     * Applies an options update sent outside a mutation (y-websocket endpoint): the same checks and
+     * publication as `updateOptions`, without a mutation id (Yjs updates are idempotent). Whether it
+     * changed anything. `forbidden` unless an active participant; `validation`/`limit_exceeded`.
+     */
+    async applyOptionsUpdate(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
+      return write(async (tx) => {
+        const actor = await tx.getUser(userId)
+        if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
+        const scope = new WriteScope(tx, actor, now(), optionsDocs)
+        const room = await requireRoom(tx, roomId)
+        await requireActive(tx, room, userId)
+        const isChanged = await optionsDocs.apply(scope, room, update)
+        if (isChanged) await scope.saveRoom(room, { isOptionsOnly: true })
+        return { value: isChanged, changes: scope.changes() }
+      })
+    },
+
+    /** Subscribes to every published change (the y-websocket endpoint follows its rooms). */
+    onChange: (fn: (change: RelayChange) => void): (() => void) => fanout.subscribe(fn),
+
+    /** Options documents held in memory (metrics, tests). */
+    optionsDocsInMemory: (): number => optionsDocs.size,
 
     /**
      * Refuses new work with `closed` (retryable, never stored as a mutation result) and resolves once
@@ -176,6 +231,7 @@ export function createRelayCore(options: RelayCoreOptions) {
      */
     async close(): Promise<void> {
       isClosed = true
+      optionsDocs.close()
       await writeLock.idle()
     },
   }

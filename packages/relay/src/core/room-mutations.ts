@@ -1,11 +1,16 @@
-/** Mutations that create rooms or change a room's own fields: chatTarget, createGroupRoom, getOrCreateChannel, updateRoom. */
+/**
+ * Mutations that create rooms or change a room's own fields: chatTarget, createGroupRoom,
+ * getOrCreateChannel, updateRoom, updateOptions. Options live in the room's options document
+ * (see options-docs.ts): a plain map given on creation, or an `updateRoom` merge patch (HTTP
+ * callers), becomes an update the relay makes; `updateOptions` carries the client's own update.
+ */
 import {
   CLIENT_ID_PATTERN,
   LIMITS,
   ParlorError,
-  applyOptionsPatch,
   channelRoomId,
   checkOptions,
+  decodeOptionsUpdate,
   singleRoomId,
   type MutationArgs,
   type MutationValue,
@@ -16,16 +21,17 @@ import type { UserRow } from '../storage/relay-storage.js'
 import { requireActive, requireMultiUser, requireRoom, requireUsers } from './guards.js'
 import type { WriteScope } from './write-scope.js'
 
-function newRoom(scope: WriteScope, id: string, uniqueId: string, type: RoomType, fields: { name: string; avatarUrl?: string; options?: Record<string, string> }): RoomRecord {
-  const options = { ...(fields.options ?? {}) }
-  checkOptions(options)
+/** A new room row; its options start empty and `createRoom` writes the map given as the document's first change. */
+function newRoom(scope: WriteScope, id: string, uniqueId: string, type: RoomType, fields: { name: string; avatarUrl?: string; options?: Record<string, string> | undefined }): RoomRecord {
+  // Checked before anything is written, so the codes are those of the map (limit_exceeded, validation).
+  checkOptions({ ...(fields.options ?? {}) })
   return {
     id,
     uniqueId,
     type,
     name: fields.name,
     avatarUrl: fields.avatarUrl ?? '',
-    options,
+    options: {},
     participantCount: 0,
     lastComment: null,
     hasComments: false,
@@ -36,11 +42,12 @@ function newRoom(scope: WriteScope, id: string, uniqueId: string, type: RoomType
   }
 }
 
-/** Creates a room with `members` (the actor first) and its `create` system event. */
-async function createRoom(scope: WriteScope, room: RoomRecord, members: UserRow[]): Promise<MutationValue> {
+/** Creates a room with `members` (the actor first), its `create` system event and its first options. */
+async function createRoom(scope: WriteScope, room: RoomRecord, members: UserRow[], options?: Record<string, string>): Promise<MutationValue> {
   const participants = []
   for (const user of members) participants.push(await scope.saveParticipant(scope.newParticipant(room, user)))
   await scope.systemEvent(room, 'create')
+  if (options && Object.keys(options).length > 0) await scope.options.patch(scope, room, options)
   await scope.saveRoom(room, { recount: true })
   return { room, participants }
 }
@@ -54,7 +61,7 @@ export async function chatTarget(scope: WriteScope, args: MutationArgs<'chatTarg
   const existing = await scope.tx.getRoom(args.roomId)
   if (!existing) {
     const room = newRoom(scope, args.roomId, args.roomId, 'single', { name: '', options: args.options })
-    return createRoom(scope, room, [me, other!])
+    return createRoom(scope, room, [me, other!], args.options)
   }
   // Existing room: both users become active participants again.
   const participants = []
@@ -65,8 +72,10 @@ export async function chatTarget(scope: WriteScope, args: MutationArgs<'chatTarg
   // Both sides may have created the room offline with options of their own: keys the room does not
   // have yet are added (first writer wins per key), so neither side's options are lost.
   const added = Object.entries(args.options ?? {}).filter(([k]) => !Object.hasOwn(existing.options, k))
-  if (added.length > 0) existing.options = applyOptionsPatch(existing.options, Object.fromEntries(added))
-  if (participants.length > 0 || added.length > 0) await scope.saveRoom(existing, { recount: participants.length > 0 })
+  const areOptionsChanged = added.length > 0 && (await scope.options.patch(scope, existing, Object.fromEntries(added)))
+  if (participants.length > 0 || areOptionsChanged) {
+    await scope.saveRoom(existing, { recount: participants.length > 0, isOptionsOnly: participants.length === 0 })
+  }
   return { room: existing, participants }
 }
 
@@ -81,7 +90,7 @@ export async function createGroupRoom(scope: WriteScope, args: MutationArgs<'cre
     throw new ParlorError('limit_exceeded', `a group holds at most ${LIMITS.maxGroupParticipants} participants`)
   }
   const room = newRoom(scope, args.roomId, args.roomId, 'group', args)
-  return createRoom(scope, room, [scope.actor, ...others])
+  return createRoom(scope, room, [scope.actor, ...others], args.options)
 }
 
 export async function getOrCreateChannel(scope: WriteScope, args: MutationArgs<'getOrCreateChannel'>): Promise<MutationValue> {
@@ -90,7 +99,7 @@ export async function getOrCreateChannel(scope: WriteScope, args: MutationArgs<'
   const existing = await scope.tx.getRoom(args.roomId)
   if (!existing) {
     const room = newRoom(scope, args.roomId, args.uniqueId, 'channel', { ...args, name: args.name ?? args.uniqueId })
-    return createRoom(scope, room, [scope.actor])
+    return createRoom(scope, room, [scope.actor], args.options)
   }
   const room = existing
   const participants = []
@@ -124,11 +133,22 @@ export async function updateRoom(scope: WriteScope, args: MutationArgs<'updateRo
   const room = await requireRoom(scope.tx, args.roomId)
   requireMultiUser(room, 'updateRoom')
   await requireActive(scope.tx, room, scope.actor.userId)
-  // Validate the options before writing anything.
-  const options = args.options ? applyOptionsPatch(room.options, args.options) : room.options
-  const areOptionsChanged = JSON.stringify(options) !== JSON.stringify(room.options)
-  room.options = options
-  const isChanged = (await applyNameAndAvatar(scope, room, args)) || areOptionsChanged
-  if (isChanged) await scope.saveRoom(room)
+  // A merge patch (HTTP callers; engines send updateOptions): refused as a whole, nothing written.
+  const areOptionsChanged = args.options !== undefined && (await scope.options.patch(scope, room, args.options))
+  const isRenamed = await applyNameAndAvatar(scope, room, args)
+  if (isRenamed || areOptionsChanged) await scope.saveRoom(room, { isOptionsOnly: !isRenamed })
   return { room }
+}
+
+/**
+ * Applies a client's update to the room's options document. Any active participant may (1-on-1 rooms
+ * included); the update is checked against the relay's copy and refused as a whole (`validation`,
+ * `limit_exceeded`) when it breaks the structure or the limits. An update that brings nothing new
+ * changes nothing and takes no seq.
+ */
+export async function updateOptions(scope: WriteScope, args: MutationArgs<'updateOptions'>): Promise<MutationValue> {
+  const room = await requireRoom(scope.tx, args.roomId)
+  await requireActive(scope.tx, room, scope.actor.userId)
+  if (await scope.options.apply(scope, room, decodeOptionsUpdate(args.update))) await scope.saveRoom(room, { isOptionsOnly: true })
+  return {}
 }

@@ -3,9 +3,20 @@
  * nothing takes none), stamps every written row with it, and collects the rows into one
  * {@link RelayChange} per room, published after commit.
  */
-import type { CommentRecord, ParticipantRecord, RoomRecord, SystemEventKind } from '@parlor/protocol'
+import * as Y from 'yjs'
+import { ParlorError, encodeOptionsUpdate, type CommentRecord, type ParticipantRecord, type RoomRecord, type SystemEventKind } from '@parlor/protocol'
 import type { RelayChange } from '../fanout/fanout.js'
 import type { StorageTx, UserRow } from '../storage/relay-storage.js'
+import type { OptionsDocs } from './options-docs.js'
+
+interface RoomEntry {
+  room?: RoomRecord
+  /** Whether anything but the options changed in the room row (a change with only options sends no row). */
+  isRoomChanged: boolean
+  participants: Map<string, ParticipantRecord>
+  comments: CommentRecord[]
+  optionsUpdates: Uint8Array[]
+}
 
 /** Fields of a new comment; the scope assigns id, seq, timestamp and sender. */
 export interface NewComment {
@@ -16,16 +27,26 @@ export interface NewComment {
   extras?: Record<string, unknown>
 }
 
+/** Until engines apply `optionsUpdate` themselves, options-only changes also carry the room row. */
+const SEND_ROOM_WITH_OPTIONS = true
+
 export class WriteScope {
   private seqValue: number | undefined
-  private readonly byRoom = new Map<string, { room?: RoomRecord; participants: Map<string, ParticipantRecord>; comments: CommentRecord[] }>()
+  private readonly byRoom = new Map<string, RoomEntry>()
   private systemEventCount = 0
 
   constructor(
     readonly tx: StorageTx,
     readonly actor: UserRow,
     readonly now: number,
+    private readonly optionsDocs?: OptionsDocs,
   ) {}
+
+  /** The rooms' options documents (validation, storage of updates). */
+  get options(): OptionsDocs {
+    if (!this.optionsDocs) throw new ParlorError('internal', 'this write scope has no options documents')
+    return this.optionsDocs
+  }
 
   /** The seq of this transaction, taken on first use. */
   async seq(): Promise<number> {
@@ -35,18 +56,28 @@ export class WriteScope {
 
   private entry(roomId: string) {
     let e = this.byRoom.get(roomId)
-    if (!e) this.byRoom.set(roomId, (e = { participants: new Map(), comments: [] }))
+    if (!e) this.byRoom.set(roomId, (e = { isRoomChanged: false, participants: new Map(), comments: [], optionsUpdates: [] }))
     return e
   }
 
-  /** Writes the room row (version and updatedAt bumped); `recount` refreshes participantCount first. */
-  async saveRoom(room: RoomRecord, opts: { recount?: boolean } = {}): Promise<RoomRecord> {
+  /**
+   * Writes the room row (version and updatedAt bumped); `recount` refreshes participantCount first.
+   * `isOptionsOnly`: only `options` changed (their update travels in the change instead of the row).
+   */
+  async saveRoom(room: RoomRecord, opts: { recount?: boolean; isOptionsOnly?: boolean } = {}): Promise<RoomRecord> {
     if (opts.recount) room.participantCount = await this.tx.countParticipants(room.id)
     room.version = await this.seq()
     room.updatedAt = this.now
     await this.tx.putRoom(room)
-    this.entry(room.id).room = room
+    const e = this.entry(room.id)
+    e.room = room
+    if (!opts.isOptionsOnly) e.isRoomChanged = true
     return room
+  }
+
+  /** Records what this transaction did to a room's options document, for the room's change. */
+  noteOptionsUpdate(roomId: string, update: Uint8Array): void {
+    this.entry(roomId).optionsUpdates.push(update)
   }
 
   async saveParticipant(p: ParticipantRecord): Promise<ParticipantRecord> {
@@ -118,9 +149,12 @@ export class WriteScope {
     const seq = this.seqValue
     return [...this.byRoom].map(([roomId, e]) => {
       const change: RelayChange = { seq, roomId }
-      if (e.room) change.room = e.room
+      if (e.room && (e.isRoomChanged || SEND_ROOM_WITH_OPTIONS)) change.room = e.room
       if (e.participants.size > 0) change.participants = [...e.participants.values()]
       if (e.comments.length > 0) change.comments = e.comments
+      if (e.optionsUpdates.length > 0) {
+        change.optionsUpdate = encodeOptionsUpdate(e.optionsUpdates.length === 1 ? e.optionsUpdates[0]! : Y.mergeUpdates(e.optionsUpdates))
+      }
       return change
     })
   }

@@ -17,6 +17,8 @@ export interface RelayChange {
   room?: RoomRecord
   participants?: ParticipantRecord[]
   comments?: CommentRecord[]
+  /** What the change did to the room's options document: a Yjs v1 update, base64. */
+  optionsUpdate?: string
 }
 
 export type ChangeHandler = (change: RelayChange) => void

@@ -9,6 +9,7 @@ function toFrame(change: RelayChange, participants = change.participants): Chang
   if (change.room) frame.room = change.room
   if (participants && participants.length > 0) frame.participants = participants
   if (change.comments && change.comments.length > 0) frame.comments = change.comments
+  if (change.optionsUpdate !== undefined) frame.optionsUpdate = change.optionsUpdate
   return frame
 }
 
@@ -20,7 +21,7 @@ function toFrame(change: RelayChange, participants = change.participants): Chang
 export function changeFrameText(change: RelayChange, userId: string): string | undefined {
   if (change.roomId.startsWith('c:') && change.participants) {
     const mine = change.participants.filter((p) => p.userId === userId)
-    if (mine.length === 0 && !change.room && !change.comments) return undefined
+    if (mine.length === 0 && !change.room && !change.comments && change.optionsUpdate === undefined) return undefined
     return encodeFrame(toFrame(change, mine))
   }
   let text = shared.get(change)

@@ -52,7 +52,7 @@ export class ConnectionRegistry<C extends RoutedConnection = RoutedConnection> {
   route(change: RelayChange): void {
     const targets = new Set<C>(this.syncing)
     // A channel change that only moves someone's read pointer concerns that user alone.
-    const isPrivate = change.roomId.startsWith('c:') && !change.room && !change.comments
+    const isPrivate = change.roomId.startsWith('c:') && !change.room && !change.comments && change.optionsUpdate === undefined
     if (!isPrivate) for (const c of this.byRoom.get(change.roomId) ?? []) targets.add(c)
     for (const p of change.participants ?? []) for (const c of this.byUser.get(p.userId) ?? []) targets.add(c)
     for (const conn of targets) conn.onChange(change)

@@ -268,6 +268,44 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       expect(await s.read(async (rd) => [await rd.isSessionRevoked('s1'), await rd.isSessionRevoked('s2')])).toEqual([false, true])
     })
 
+    it('appends options updates per room in id order, lists those after an id, and replaces them on compaction', async () => {
+      const h = await open()
+      const s = h.storage()
+      const bytes = (...b: number[]) => new Uint8Array(b)
+      const [a1, b1, a2] = await s.transaction(async (tx) => [
+        await tx.appendOptionsUpdate('g:a', 3, bytes(1, 2, 3)),
+        await tx.appendOptionsUpdate('g:b', 3, bytes(9)),
+        await tx.appendOptionsUpdate('g:a', 4, bytes(0, 255)),
+      ])
+      expect(a1).toBeLessThan(b1!)
+      expect(b1).toBeLessThan(a2!)
+      await s.read(async (rd) => {
+        const rows = await rd.listOptionsUpdates('g:a')
+        expect(rows.map((r) => [r.id, r.seq, [...r.update]])).toEqual([[a1, 3, [1, 2, 3]], [a2, 4, [0, 255]]])
+        expect(rows[0]!.update).toBeInstanceOf(Uint8Array)
+        expect((await rd.listOptionsUpdates('g:a', a1)).map((r) => r.id)).toEqual([a2])
+        expect(await rd.listOptionsUpdates('g:none')).toEqual([])
+      })
+      // A rolled-back append leaves nothing; compaction keeps one row with a new, higher id.
+      await expect(s.transaction(async (tx) => {
+        await tx.appendOptionsUpdate('g:a', 5, bytes(7))
+        throw new Error('boom')
+      })).rejects.toThrow('boom')
+      const merged = await s.transaction((tx) => tx.replaceOptionsUpdates('g:a', 4, bytes(42)))
+      expect(merged).toBeGreaterThan(a2!)
+      await s.read(async (rd) => {
+        expect((await rd.listOptionsUpdates('g:a')).map((r) => [r.id, r.seq, [...r.update]])).toEqual([[merged, 4, [42]]])
+        expect((await rd.listOptionsUpdates('g:b')).map((r) => r.id)).toEqual([b1])
+      })
+      // Ids are never reused, even after the newest rows are deleted and the store reopened.
+      await s.transaction((tx) => tx.replaceOptionsUpdates('g:b', 5, bytes(8)))
+      await s.close()
+      const again = await h.reopen()
+      const next = await again.transaction((tx) => tx.appendOptionsUpdate('g:c', 6, bytes(1)))
+      expect(next).toBeGreaterThan(merged)
+      expect((await again.read((rd) => rd.listOptionsUpdates('g:a'))).map((r) => [...r.update])).toEqual([[42]])
+    })
+
     it('keeps everything after close and reopen', async () => {
       const h = await open()
       await h.storage().transaction(async (tx) => {

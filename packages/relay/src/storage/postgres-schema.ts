@@ -65,6 +65,16 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX revoked_sessions_by_expiry ON revoked_sessions (expires_at);
   `,
+  // 3: rooms' options documents, as appended Yjs updates (compacted by merging). Writers are
+  // serialized (seq row lock), so ids are taken and committed in order and never reused.
+  `
+  CREATE TABLE options_updates (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, room_id TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL, "update" BYTEA NOT NULL
+  );
+  CREATE INDEX options_updates_by_room ON options_updates (room_id, id);
+  CREATE INDEX options_updates_by_seq ON options_updates (seq);
+  `,
 ]
 
 /** An arbitrary constant naming the advisory lock that serializes migrations across processes. */

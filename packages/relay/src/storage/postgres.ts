@@ -93,6 +93,10 @@ const SQL = {
   revoke: `INSERT INTO revoked_sessions (session_id, user_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (session_id) DO NOTHING`,
   pruneRevoked: `DELETE FROM revoked_sessions WHERE expires_at < $1`,
+  listOptionsUpdates: `SELECT id, seq, "update" FROM options_updates WHERE room_id = $1 AND id > $2 ORDER BY id`,
+  appendOptionsUpdate: `INSERT INTO options_updates (room_id, seq, "update") VALUES ($1, $2, $3) RETURNING id`,
+  deleteOptionsUpdates: `DELETE FROM options_updates WHERE room_id = $1`,
+  optionsUpdatesBetween: `SELECT room_id, seq, "update" FROM options_updates WHERE seq > $1 AND seq <= $2 ORDER BY id`,
   roomsBetween: `SELECT * FROM rooms WHERE version > $1 AND version <= $2`,
   participantsBetween: `SELECT * FROM participants WHERE version > $1 AND version <= $2 ORDER BY joined_at, user_id`,
   commentsBetween: `SELECT * FROM comments WHERE seq > $1 AND seq <= $2 ORDER BY room_id, id`,
@@ -158,8 +162,21 @@ function readerOn(q: Query): StorageReader {
       return r === undefined ? undefined : rows.mutationResultFromText(r.result as string)
     },
     isSessionRevoked: async (sessionId) => (await one('isRevoked', [sessionId])) !== undefined,
+    listOptionsUpdates: async (roomId, afterId = 0) =>
+      (await q('listOptionsUpdates', SQL.listOptionsUpdates, [roomId, afterId])).map((r) => ({
+        id: Number(r.id),
+        seq: Number(r.seq),
+        update: bytesOf(r.update),
+      })),
   }
 }
+
+/** A BYTEA value (a Buffer) as a plain view of the same bytes. */
+const bytesOf = (v: unknown): Uint8Array => {
+  const b = v as Buffer
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+const toBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
 
 function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
   return {
@@ -173,6 +190,12 @@ function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
     revokeSession: async (r: RevokedSessionRow) => {
       await q('pruneRevoked', SQL.pruneRevoked, [r.revokedAt])
       await q('revoke', SQL.revoke, [r.sessionId, r.userId, r.expiresAt, r.revokedAt])
+    },
+    appendOptionsUpdate: async (roomId: string, seq: number, update: Uint8Array) =>
+      Number((await q('appendOptionsUpdate', SQL.appendOptionsUpdate, [roomId, seq, toBuffer(update)]))[0]!.id),
+    replaceOptionsUpdates: async (roomId: string, seq: number, state: Uint8Array) => {
+      await q('deleteOptionsUpdates', SQL.deleteOptionsUpdates, [roomId])
+      return Number((await q('appendOptionsUpdate', SQL.appendOptionsUpdate, [roomId, seq, toBuffer(state)]))[0]!.id)
     },
   }
 }
@@ -266,10 +289,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         const currentSeq = Number((await q('currentSeq', SQL.currentSeq))[0]!.value)
         const upto = Math.min(uptoSeq, currentSeq)
         if (upto <= afterSeq) return { currentSeq, changes: [] }
-        const [roomRows, partRows, commentRows] = [
+        const [roomRows, partRows, commentRows, optionRows] = [
           await q('roomsBetween', SQL.roomsBetween, [afterSeq, upto]),
           await q('participantsBetween', SQL.participantsBetween, [afterSeq, upto]),
           await q('commentsBetween', SQL.commentsBetween, [afterSeq, upto]),
+          await q('optionsUpdatesBetween', SQL.optionsUpdatesBetween, [afterSeq, upto]),
         ]
         const byKey = new Map<string, RelayChange>()
         const entry = (seq: number, roomId: string) => {
@@ -281,6 +305,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         for (const r of roomRows.map((r) => roomFromRow(r))) entry(r.version, r.id).room = r
         for (const p of partRows.map((r) => participantFromRow(r))) (entry(p.version, p.roomId).participants ??= []).push(p)
         for (const c of commentRows.map(rows.commentFromRow)) (entry(c.seq, c.roomId).comments ??= []).push(c)
+        // One options row per (seq, room); a compacted row stands for its newest seq and carries the
+        // whole document, which applies as well (Yjs updates are idempotent). A change whose row was
+        // compacted away reaches engines without its update: they notice the room's options differ
+        // from their document and fetch the document.
+        for (const o of optionRows) entry(Number(o.seq), o.room_id as string).optionsUpdate = (o.update as Buffer).toString('base64')
         const changes = [...byKey.values()].sort((a, b) => a.seq - b.seq || (a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : 0))
         return { currentSeq, changes }
       }),

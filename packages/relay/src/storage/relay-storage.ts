@@ -67,6 +67,22 @@ export interface StorageReader {
   getMutationResult(userId: string, mutationId: string): Promise<MutationResult | undefined>
   /** Whether session `sessionId` was revoked (logged out); see {@link StorageTx.revokeSession}. */
   isSessionRevoked(sessionId: string): Promise<boolean>
+  /**
+   * The stored rows of a room's options document (Yjs updates, merged they are the document) with
+   * id > `afterId` (default: all), in id order. Ids only increase, never reused, so a reader that has
+   * applied the rows up to id N can catch up by asking for the rows after N.
+   */
+  listOptionsUpdates(roomId: string, afterId?: number): Promise<OptionsUpdateRow[]>
+}
+
+/** One stored piece of a room's options document. */
+export interface OptionsUpdateRow {
+  /** Increases with every row written (across rooms); never reused. */
+  id: number
+  /** The seq of the transaction that wrote it (a compacted row: the highest seq it merges). */
+  seq: number
+  /** A Yjs v1 update. */
+  update: Uint8Array
 }
 
 /** A revoked session (logout): tokens of it are refused until `expiresAt`, after which the row may go. */
@@ -94,6 +110,13 @@ export interface StorageTx extends StorageReader {
   putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void>
   /** Records a revoked session (idempotent) and prunes revocations whose tokens expired before `row.revokedAt`. */
   revokeSession(row: RevokedSessionRow): Promise<void>
+  /** Appends an update to a room's options document; answers the new row's id. */
+  appendOptionsUpdate(roomId: string, seq: number, update: Uint8Array): Promise<number>
+  /**
+   * Compaction: replaces every row of the room's options document with one row holding `state`
+   * (their merge, made by the caller in this same transaction); answers the new row's id.
+   */
+  replaceOptionsUpdates(roomId: string, seq: number, state: Uint8Array): Promise<number>
 }
 
 /** A relay storage adapter (SQLite by default; see `sqlite.ts`). */

@@ -53,6 +53,12 @@ export const MIGRATIONS: readonly string[] = [
     session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX revoked_sessions_by_expiry ON revoked_sessions (expires_at);`,
+  // 4: rooms' options documents, as appended Yjs updates (compacted by merging). AUTOINCREMENT: ids
+  // are never reused, so a cache that applied the rows up to id N catches up with the rows after N.
+  `CREATE TABLE options_updates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, seq INTEGER NOT NULL, "update" BLOB NOT NULL
+  );
+  CREATE INDEX options_updates_by_room ON options_updates (room_id, id);`,
 ]
 
 /** Brings the database up to the newest schema; refuses a database made by a newer relay. */

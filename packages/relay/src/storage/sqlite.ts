@@ -92,6 +92,9 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       `INSERT OR IGNORE INTO revoked_sessions (session_id, user_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)`,
     ),
     pruneRevoked: db.prepare(`DELETE FROM revoked_sessions WHERE expires_at < ?`),
+    listOptionsUpdates: db.prepare(`SELECT id, seq, "update" FROM options_updates WHERE room_id = ? AND id > ? ORDER BY id`),
+    appendOptionsUpdate: db.prepare(`INSERT INTO options_updates (room_id, seq, "update") VALUES (?, ?, ?) RETURNING id`).pluck(),
+    deleteOptionsUpdates: db.prepare(`DELETE FROM options_updates WHERE room_id = ?`),
   }
 
   const reader: StorageReader = {
@@ -141,6 +144,12 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       return t === undefined ? undefined : rows.mutationResultFromText(t)
     },
     isSessionRevoked: async (sessionId) => s.isRevoked.get(sessionId) !== undefined,
+    listOptionsUpdates: async (roomId, afterId = 0) =>
+      (s.listOptionsUpdates.all(roomId, afterId) as { id: number; seq: number; update: Buffer }[]).map((r) => ({
+        id: r.id,
+        seq: r.seq,
+        update: new Uint8Array(r.update.buffer, r.update.byteOffset, r.update.byteLength),
+      })),
   }
 
   const writer: Omit<StorageTx, keyof StorageReader> = {
@@ -154,6 +163,12 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     revokeSession: async (r: RevokedSessionRow) => {
       s.pruneRevoked.run(r.revokedAt)
       s.revoke.run(r.sessionId, r.userId, r.expiresAt, r.revokedAt)
+    },
+    appendOptionsUpdate: async (roomId: string, seq: number, update: Uint8Array) =>
+      s.appendOptionsUpdate.get(roomId, seq, toBuffer(update)) as number,
+    replaceOptionsUpdates: async (roomId: string, seq: number, state: Uint8Array) => {
+      s.deleteOptionsUpdates.run(roomId)
+      return s.appendOptionsUpdate.get(roomId, seq, toBuffer(state)) as number
     },
   }
 
@@ -196,3 +211,5 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     },
   }
 }
+
+const toBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
