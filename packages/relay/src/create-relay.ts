@@ -145,7 +145,10 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   })
   server.on('clientError', (err, socket) => {
     logger.debug('http client error', { err })
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    // A request that took too long (headers or body past their timeout) is told so: 408.
+    const isTimeout = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const status = isTimeout ? '408 Request Timeout' : '400 Bad Request'
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`)
     else socket.destroy()
   })
 
