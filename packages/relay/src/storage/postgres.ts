@@ -239,9 +239,14 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     const client = await pool.connect()
     let isOpen = true
     let broken: Error | undefined
-    const q: Query = async (name, text, params) => {
-      if (!isOpen) throw new Error('storage transaction used after it ended')
-      return (await client.query({ name, text, values: params ?? [] })).rows as Row[]
+    // Callers may issue queries concurrently (Promise.all over rooms); one connection runs one
+    // query at a time, so they queue here rather than inside pg (deprecated there).
+    let queue: Promise<unknown> = Promise.resolve()
+    const q: Query = (name, text, params) => {
+      if (!isOpen) return Promise.reject(new Error('storage transaction used after it ended'))
+      const run = queue.then(async () => (await client.query({ name, text, values: params ?? [] })).rows as Row[])
+      queue = run.catch(() => undefined)
+      return run
     }
     const handle = make(q)
     const guarded = new Proxy(handle, {
@@ -253,9 +258,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     try {
       await client.query(begin)
       const result = await fn(guarded)
+      await queue
       await client.query('COMMIT')
       return result
     } catch (e) {
+      await queue
       await client.query('ROLLBACK').catch((err: Error) => (broken = err))
       throw e
     } finally {
