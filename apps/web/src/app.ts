@@ -243,10 +243,11 @@ export class App {
 
   private onRoomValue(room: RoomWithComments): void {
     const me = this.state.me!.userId
+    // Removed: the room says so (or 'room:removed' said so first); back in: a value listing me again.
     let removed = this.state.removed
-    const isIn = !room.isRemoved && (room.type === 'channel' || !room.participants || room.participants.some((p) => p.userId === me))
+    const isBackIn = !room.isRemoved && (room.type === 'channel' || room.participants?.some((p) => p.userId === me) === true)
     if (room.isRemoved && !removed.has(room.id)) removed = new Set(removed).add(room.id)
-    else if (isIn && !room.isRemoved && removed.has(room.id) && room.participants?.some((p) => p.userId === me)) {
+    else if (isBackIn && removed.has(room.id)) {
       removed = new Set(removed)
       removed.delete(room.id)
     }

@@ -115,7 +115,7 @@ describe('web app', () => {
     expect(response?.fromServiceWorker()).toBe(true)
     await poll(() => online(alice.page)).toBe('false')
     await poll(() => pending(alice.page)).toBe('5')
-    expect(await tileBackground(alice.page, roomId)).toBe('rgb(0, 128, 128)')
+    await poll(() => tileBackground(alice.page, roomId)).toBe('rgb(0, 128, 128)')
     const view = alice.page.getByTestId('room-view')
     await view.getByRole('heading', { name: 'Offline plans' }).waitFor()
     await poll(() => commentTexts(alice.page)).toEqual(['one', 'two', 'three'])
@@ -133,7 +133,7 @@ describe('web app', () => {
     await tile.filter({ hasText: 'Alice: three' }).waitFor({ timeout: 2000 })
     const elapsed = Date.now() - backOnline
     expect(elapsed).toBeLessThan(2000)
-    expect(await tileBackground(bob.page, roomId)).toBe('rgb(0, 128, 128)')
+    await poll(() => tileBackground(bob.page, roomId)).toBe('rgb(0, 128, 128)')
     await tile.click()
     await poll(() => commentTexts(bob.page)).toEqual(['one', 'two', 'three'])
     await bob.page.getByTestId('room-view').getByText('location 52.37, 4.89').waitFor()
