@@ -54,7 +54,7 @@ export function createHttpHandler(o: HttpHandlerOptions): RequestListener {
   for (const { method, path } of API_ROUTES) (routes[path] ??= {})[method] = handlers[`${method} ${path}` as RouteKey]
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://relay.invalid')
+    const url = requestUrl(req.url ?? '/')
     const method = req.method ?? 'GET'
     const route = routes[url.pathname]
     if (method === 'OPTIONS') {
@@ -87,6 +87,18 @@ export function createHttpHandler(o: HttpHandlerOptions): RequestListener {
         res.destroy()
       }
     })
+  }
+}
+
+/**
+ * The request's URL. A path is joined to a dummy origin by hand: `new URL('//x', base)` would read
+ * `//x` as a host (and throw on a bad one), so a path like `//%F1` must not become a crash.
+ */
+function requestUrl(raw: string): URL {
+  try {
+    return new URL(raw.startsWith('/') ? `http://relay.invalid${raw}` : raw, 'http://relay.invalid')
+  } catch (e) {
+    throw new ParlorError('bad_frame', 'the request path is not a valid URL path', { cause: e })
   }
 }
 
