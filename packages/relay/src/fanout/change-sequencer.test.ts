@@ -101,3 +101,32 @@ describe('ChangeSequencer', () => {
     expect(s.lowestHeld()).toBeUndefined()
   })
 })
+
+describe('ChangeSequencer, a part that comes after its seq was closed', () => {
+  it('is delivered at once and handed on as late, not dropped', async () => {
+    const late: Array<[number, string]> = []
+    const delivered: string[] = []
+    const s = new ChangeSequencer({
+      startAfter: 0,
+      deliver: (c) => delivered.push(`${c.seq}:${c.roomId}`),
+      onOpen: () => {},
+      onClosed: () => {},
+      onLate: (seq, c) => late.push([seq, c.roomId]),
+    })
+    await s.addLocal(ch(1, 'a'))
+    s.closeLocal()
+    await s.addLocal(ch(1, 'b'))
+    expect(delivered).toEqual(['1:a', '1:b'])
+    expect(late).toEqual([[1, 'b']])
+  })
+
+  it('on another node: delivered at once if its seq went out, else joins the held batch', () => {
+    const { s, delivered } = setup(0)
+    s.addBatch(1, [ch(1, 'a')])
+    expect(s.addBatch(1, [ch(1, 'late')], true)).toBe(true)
+    s.addBatch(3, [ch(3, 'a')])
+    s.addBatch(3, [ch(3, 'late')], true)
+    s.addBatch(2, [ch(2)])
+    expect(delivered).toEqual(['1:a', '1:late', '2:g:1', '3:a', '3:late'])
+  })
+})

@@ -26,7 +26,15 @@ export interface ChangeSequencerOptions {
   onOpen: (seq: number) => void
   /** A local seq was closed: send its parts to the other nodes. */
   onClosed: (seq: number, changes: RelayChange[]) => void
+  /**
+   * A part of a local seq came after the seq was closed (the core awaited I/O between the parts of
+   * one transaction): it was delivered here at once, out of order; send it on as late.
+   */
+  onLate?: (seq: number, change: RelayChange) => void
 }
+
+/** How many closed local seqs are remembered to recognise a late part. */
+const RECENT_LOCAL = 256
 
 interface LocalPart {
   change: RelayChange
@@ -39,13 +47,23 @@ export class ChangeSequencer {
   private readonly batches = new Map<number, RelayChange[]>()
   private readonly waiting = new Map<number, LocalPart[]>()
   private open: { seq: number; parts: RelayChange[] } | undefined
+  private readonly recentLocal: number[] = []
 
   constructor(private readonly o: ChangeSequencerOptions) {
     this.watermark = o.startAfter
   }
 
-  /** A whole seq from elsewhere. Returns false when it is already known (delivered or held). */
-  addBatch(seq: number, changes: RelayChange[]): boolean {
+  /**
+   * A whole seq from elsewhere. Returns false when it is already known (delivered or held). A late
+   * part (`isLate`) of a seq delivered already is delivered at once; of a held seq, joins it.
+   */
+  addBatch(seq: number, changes: RelayChange[], isLate = false): boolean {
+    if (isLate) {
+      if (seq <= this.watermark) for (const change of changes) this.o.deliver(change)
+      else this.batches.set(seq, [...(this.batches.get(seq) ?? []), ...changes])
+      this.drain()
+      return true
+    }
     if (seq <= this.watermark || this.batches.has(seq) || this.waiting.has(seq)) return false
     this.batches.set(seq, changes)
     this.drain()
@@ -64,7 +82,15 @@ export class ChangeSequencer {
       this.o.deliver(change)
       return Promise.resolve()
     }
-    if (seq <= this.watermark) return Promise.resolve()
+    if (seq <= this.watermark) {
+      // Delivered already: rebuilt from storage before the core published it (nothing to do), or a
+      // part that came after its seq was closed (deliver it now rather than lose it).
+      if (this.recentLocal.includes(seq)) {
+        this.o.deliver(change)
+        this.o.onLate?.(seq, change)
+      }
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
       let parts = this.waiting.get(seq)
       if (!parts) this.waiting.set(seq, (parts = []))
@@ -78,6 +104,8 @@ export class ChangeSequencer {
     const open = this.open
     if (!open) return
     this.open = undefined
+    this.recentLocal.push(open.seq)
+    if (this.recentLocal.length > RECENT_LOCAL) this.recentLocal.shift()
     this.o.onClosed(open.seq, open.parts)
     this.drain()
   }

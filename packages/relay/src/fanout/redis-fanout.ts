@@ -11,9 +11,10 @@
  * on this node get every change, in order, without reconnecting. While Redis is down the node keeps
  * working this way, with `pollMs` of latency.
  *
- * Assumes what the relay core does: it publishes the changes of one transaction back to back, each
+ * Relies on what the relay core does: it publishes the changes of one transaction back to back, each
  * `publish` awaited, with no I/O between them; a seq's batch is closed (and sent) on the next
- * macrotask after its last part.
+ * macrotask after its last part. A part that still comes later is delivered at once and sent on its
+ * own as `late` (logged), so it is never lost, only out of order.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -68,6 +69,8 @@ interface Message {
   seq: number
   at: number
   changes: RelayChange[]
+  /** A part of a seq sent after the seq's batch (see `ChangeSequencer`'s `onLate`). */
+  late?: true
 }
 
 const isMessage = (m: unknown): m is Message =>
@@ -146,20 +149,26 @@ export async function createRedisFanout(options: RedisFanoutOptions): Promise<Re
     onClosed: (seq, changes) => {
       const at = openedAt.get(seq) ?? Date.now()
       openedAt.delete(seq)
-      if (isClosed && pub.status !== 'ready') return
-      const message: Message = { v: 1, node, seq, at, changes }
-      const sent = pub.publish(options.channel, JSON.stringify(message)).then(
-        () => observe.published?.(),
-        (err: unknown) => {
-          observe.publishFailed?.()
-          logger.warn('redis publish failed; other nodes will read this seq from storage', { seq, err })
-        },
-      )
-      inFlight.add(sent)
-      void sent.finally(() => inFlight.delete(sent))
+      send({ v: 1, node, seq, at, changes })
       afterChange()
     },
+    onLate: (seq, change) => {
+      logger.warn('a change came after its seq was sent; sending it on its own', { seq, roomId: change.roomId })
+      send({ v: 1, node, seq, at: Date.now(), changes: [change], late: true })
+    },
   })
+
+  function send(message: Message): void {
+    const sent = pub.publish(options.channel, JSON.stringify(message)).then(
+      () => observe.published?.(),
+      (err: unknown) => {
+        observe.publishFailed?.()
+        logger.warn('redis publish failed; other nodes will read this seq from storage', { seq: message.seq, err })
+      },
+    )
+    inFlight.add(sent)
+    void sent.finally(() => inFlight.delete(sent))
+  }
 
   // ---- gaps: rebuild from storage what no message brought ----------------------------------------
   let gapTimer: NodeJS.Timeout | undefined
@@ -223,7 +232,7 @@ export async function createRedisFanout(options: RedisFanoutOptions): Promise<Re
   // Messages that arrive before the starting seq is known wait for it.
   let early: Message[] | undefined = []
   const accept = (message: Message) => {
-    if (sequencer.addBatch(message.seq, message.changes)) observe.received?.(Math.max(0, Date.now() - message.at))
+    if (sequencer.addBatch(message.seq, message.changes, message.late === true)) observe.received?.(Math.max(0, Date.now() - message.at))
     afterChange()
   }
   sub.on('message', (channel: string, text: string) => {
