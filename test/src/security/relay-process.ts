@@ -14,6 +14,8 @@ export interface RelayProcess {
   url: string
   port: number
   child: ChildProcess
+  /** Everything the process wrote to stdout and stderr (its JSON-lines log). */
+  output(): string
   /** Sends `signal` and resolves once the process has exited. */
   kill(signal?: NodeJS.Signals): Promise<void>
 }
@@ -43,13 +45,12 @@ export async function startRelayProcess(dataDir: string, port = 0, timeoutMs = 3
       reject(new Error(`relay exited (${code ?? signal}) before listening: ${out}`))
     })
   })
-  // Keep draining its output so a chatty relay never blocks on a full pipe.
-  child.stdout!.resume()
-  child.stderr!.resume()
+  // The listeners above keep draining (and recording) its output, so a chatty relay never blocks.
   return {
     url,
     port: Number(new URL(url).port),
     child,
+    output: () => out,
     kill: async (signal = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       await exited
