@@ -280,6 +280,32 @@ describe('web app', () => {
     expect(t.errors).toEqual([])
   })
 
+  it('pages through participants and adds people from the panel', async () => {
+    const t = webTest()
+    // 24 other users exist on the relay (registered over its HTTP API), so the group has 25 people.
+    const others = Array.from({ length: 24 }, (_, i) => uid(`p${String(i).padStart(2, '0')}`))
+    const late = uid('late')
+    for (const userId of [...others, late]) {
+      const res = await fetch(`${server.relay.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId, userKey: 'k' }) })
+      expect(res.status).toBe(200)
+    }
+    const alice = await userPage(t, 'Alice')
+    await createGroup(alice.page, 'Crowd', others)
+    await alice.page.getByTestId('participants-button').click()
+    const panel = alice.page.getByTestId('participants-panel')
+    await poll(() => panel.getByText(/^Page \d+ of \d+$/).textContent()).toBe('Page 1 of 2')
+    await poll(() => panel.getByTestId('participant').count()).toBe(20)
+    await panel.getByRole('button', { name: 'Next' }).click()
+    await poll(() => panel.getByTestId('participant').count()).toBe(5)
+
+    await panel.getByLabel(/Add people/).fill(late)
+    await panel.getByRole('button', { name: 'Add', exact: true }).click()
+    await poll(() => panel.getByTestId('participant').count()).toBe(6)
+    await panel.locator(`[data-user-id="${late}"]`).waitFor()
+    await poll(() => alice.page.getByTestId('room-view').textContent()).toContain('26 participants')
+    expect(t.errors).toEqual([])
+  })
+
   it('saves screenshots of the room list and a room on phone and desktop screens', async () => {
     const t = webTest()
     const bob = await userPage(t, 'Bob')
