@@ -1,11 +1,19 @@
 import { nanoid } from 'nanoid'
+import { uint32 } from 'lib0/random'
+import type * as Y from 'yjs'
 import {
   LIMITS,
   PROTOCOL_VERSION,
   ParlorError,
-  applyOptionsPatch,
-  diffOptions,
+  checkOptionEntry,
+  checkOptions,
+  decodeOptionsUpdate,
+  encodeOptionsUpdate,
   isParlorError,
+  patchOptions as patchOptionsDoc,
+  readOptions,
+  replaceOptions,
+  setOption,
   isUserId,
   roomIdFromUniqueId,
   roomTypeOf,
@@ -26,6 +34,7 @@ import { Emitter } from './core/emitter.js'
 import { noopLogger, type Logger } from './core/logger.js'
 import { live, type LiveObservable } from './live.js'
 import { pendingToComment } from './core/present.js'
+import { makeOptionsUpdate } from './core/options-state.js'
 import { OptionsHandle } from './options-handle.js'
 import { checkBool, checkIdList, checkPage, pick, roomExtras, type RoomListParams, type RoomsInfoParams, type UpdateRoomParams } from './params.js'
 import type { EngineEvents, EngineStatus, LiveQuery, PendingMutation } from './engine-types.js'
@@ -80,6 +89,13 @@ export class Engine {
   private credentials: { userId: string; userKey: string } | undefined
   private closed = false
   private readonly roomsToAnnounce = new Set<string>()
+  /**
+   * The Yjs client id of this engine's option changes. One per engine instance (tabs differ), and
+   * its changes are made one at a time (`optionsQueue`) from the stored state plus the pending ones,
+   * so a clock is never taken twice.
+   */
+  private readonly optionsClientId = uint32()
+  private optionsQueue: Promise<unknown> = Promise.resolve()
 
   constructor(options: EngineOptions) {
     const opts = { ...defaultEngineOptions, ...options }
@@ -279,6 +295,51 @@ export class Engine {
   }
 
   /**
+   * Queues `before` (a room's creation, a rename) and then the options change `change` makes to the
+   * room's visible document, in one IndexedDB transaction: the change is made from the stored state
+   * plus the pending updates, checked against the limits (throwing `validation`/`limit_exceeded`
+   * with nothing queued), and becomes an `updateOptions` mutation. Resolves with the visible options
+   * after it, or undefined when it changed nothing.
+   */
+  private enqueueOptions(
+    roomId: string,
+    change: (doc: Y.Doc) => void,
+    before: { name: MutationName; args: MutationArgs }[] = [],
+  ): Promise<RoomOptions | undefined> {
+    if (this.closed) return Promise.reject(new ParlorError('closed', 'the engine is closed'))
+    this.me()
+    const run = async (): Promise<RoomOptions | undefined> => {
+      const { outbox, optionDocs } = this.db
+      const made: Mutation[] = []
+      let options: RoomOptions | undefined
+      await this.db.transaction('rw', [outbox, optionDocs], async () => {
+        const stored = await optionDocs.get(roomId)
+        const rows = await outbox.where('roomId').equals(roomId).sortBy('seq')
+        const pending = rows.flatMap((r) => (r.mutation.name === 'updateOptions' ? [decodeOptionsUpdate(r.mutation.args.update)] : []))
+        const ms = before.map((b) => buildMutation(b.name, b.args as never, nanoid(), Date.now()))
+        const made1 = makeOptionsUpdate(stored?.state, pending, this.optionsClientId, change)
+        if (made1) {
+          ms.push(buildMutation('updateOptions', { roomId, update: encodeOptionsUpdate(made1.update) }, nanoid(), Date.now()))
+          options = made1.options
+        }
+        for (const m of ms) await outbox.add({ id: m.id, roomId: m.args.roomId, mutation: m, createdAt: m.createdAt, attempts: 0 })
+        made.push(...ms)
+      })
+      for (const m of made) this.link.queued(m.createdAt)
+      return options
+    }
+    const result = this.optionsQueue.then(run, run)
+    this.optionsQueue = result.catch(() => undefined)
+    return result
+  }
+
+  /** Emits `options` with what a room shows now. */
+  private async announceOptions(roomId: string): Promise<void> {
+    const options = await this.reader.options(roomId)
+    if (options) this.link.emit('options', { roomId, options })
+  }
+
+  /**
    * Emits `room` for rooms changed by local writes, once per burst: a thousand comments queued in a
    * loop re-read their room once, not a thousand times.
    */
@@ -317,28 +378,36 @@ export class Engine {
   /** Gets or creates the 1-on-1 room with `userId` (one room however many times, even offline). */
   async chatTarget(userId: string, options?: unknown): Promise<Room> {
     if (!isUserId(userId)) throw new ParlorError('validation', 'userId is not a valid user id')
-    const args = chatTargetArgs(this.me().userId, userId, roomExtras(options).options)
-    await this.enqueue('chatTarget', args)
+    const initial = initialOptions(roomExtras(options).options)
+    const args = chatTargetArgs(this.me().userId, userId, undefined)
+    if (!initial) await this.enqueue('chatTarget', args)
+    // The room may exist (made by the other user, maybe offline too): keys it has already stay.
+    else await this.enqueueOptions(args.roomId, (doc) => setAbsent(doc, initial), [{ name: 'chatTarget', args }])
     return this.visibleRoom(args.roomId)
   }
 
   /** Creates a new group of the current user and `userIds` (deduplicated). */
   async createGroupRoom(roomName: string, userIds: string[], options?: unknown): Promise<Room> {
     const ids = checkIdList(userIds, 'userIds')
-    const args = groupArgs(nanoid(), this.me().userId, roomName, ids, roomExtras(options))
-    await this.enqueue('createGroupRoom', args)
+    const { options: map, ...extras } = roomExtras(options)
+    const initial = initialOptions(map)
+    const args = groupArgs(nanoid(), this.me().userId, roomName, ids, extras)
+    if (!initial) await this.enqueue('createGroupRoom', args)
+    else await this.enqueueOptions(args.roomId, (doc) => replaceOptions(doc, initial), [{ name: 'createGroupRoom', args }])
     return this.visibleRoom(args.roomId)
   }
 
   /** Gets or creates channel `uniqueId`, joining it; a name or avatar given updates them. */
   async getOrCreateRoomByChannel(uniqueId: string, name?: string, avatarURL?: string, options?: unknown): Promise<Room> {
-    const extras = roomExtras(options)
+    const initial = initialOptions(roomExtras(options).options)
     const args = channelArgs(uniqueId, {
       ...(name !== undefined && { name }),
       ...(avatarURL !== undefined && { avatarUrl: avatarURL }),
-      ...(extras.options && { options: extras.options }),
     })
-    await this.enqueue('getOrCreateChannel', args)
+    // Options are a channel's first state: a channel this device knows keeps its own (as on the relay).
+    const isKnown = initial !== undefined && (await this.reader.room(args.roomId, { participants: false })) !== undefined
+    if (!initial || isKnown) await this.enqueue('getOrCreateChannel', args)
+    else await this.enqueueOptions(args.roomId, (doc) => setAbsent(doc, initial), [{ name: 'getOrCreateChannel', args }])
     return this.visibleRoom(args.roomId)
   }
 
@@ -347,28 +416,38 @@ export class Engine {
     const roomId = params?.id
     if (typeof roomId !== 'string') throw new ParlorError('validation', 'id is required')
     assertManageable(roomId, 'updateRoom')
-    const current = await this.memberRoom(roomId)
+    await this.memberRoom(roomId)
     const name = pick<string | undefined>(params, 'room_name', 'roomName', undefined) ?? params.name
     const avatarUrl = pick<string | undefined>(params, 'avatar_url', 'avatarUrl', undefined)
     const args: MutationArgs<'updateRoom'> = { roomId }
     if (name !== undefined) args.name = name
     if (avatarUrl !== undefined) args.avatarUrl = avatarUrl
-    if (params.options !== undefined) {
-      const target = roomExtras({ options: params.options }).options ?? {}
-      const patch = diffOptions(current.options, target)
-      applyOptionsPatch(current.options, patch)
-      if (Object.keys(patch).length > 0) args.options = patch
+    if (params.options === undefined) {
+      await this.enqueue('updateRoom', args)
+      return this.visibleRoom(roomId)
     }
-    await this.enqueue('updateRoom', args)
+    // The map replaces the options as Yjs operations on the keys that differ, so a concurrent edit
+    // of another key survives the merge.
+    const target = checkedOptions(roomExtras({ options: params.options }).options ?? {})
+    const isRenaming = name !== undefined || avatarUrl !== undefined
+    await this.enqueueOptions(roomId, (doc) => replaceOptions(doc, target), isRenaming ? [{ name: 'updateRoom', args }] : [])
+    await this.announceOptions(roomId)
     return this.visibleRoom(roomId)
   }
 
-  /** Sets or deletes single option keys (a merge patch), leaving other keys alone. */
+  /**
+   * Sets (a string) or deletes (`null`) single option keys, leaving other keys alone: one
+   * `updateOptions` mutation. Any room the user is in (1-on-1 rooms too).
+   */
   async patchOptions(roomId: string, patch: Record<string, string | null>): Promise<Room> {
-    assertManageable(roomId, 'changing options')
-    const current = await this.memberRoom(roomId)
-    applyOptionsPatch(current.options, patch)
-    await this.enqueue('updateRoom', { roomId, options: patch })
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ParlorError('validation', 'an options patch is an object')
+    for (const [k, v] of Object.entries(patch)) {
+      if (v !== null && typeof v !== 'string') throw new ParlorError('validation', `option "${k}" must be a string or null`)
+      checkOptionEntry(k, v)
+    }
+    await this.memberRoom(roomId)
+    await this.enqueueOptions(roomId, (doc) => patchOptionsDoc(doc, patch))
+    await this.announceOptions(roomId)
     return this.visibleRoom(roomId)
   }
 
@@ -496,10 +575,10 @@ export class Engine {
     return [...remote, ...pending].slice(-limit)
   }
 
-  /** The room's options as a live key–value handle. */
+  /** The room's options as a live key–value handle (its Yjs document; changes work offline). */
   options(roomId: string): OptionsHandle {
     return new OptionsHandle(roomId, {
-      read: async () => (await this.reader.room(roomId, { participants: false }))?.options ?? {},
+      read: async () => (await this.reader.options(roomId)) ?? {},
       patch: async (p) => void (await this.patchOptions(roomId, p)),
       onChange: (fn) => this.on('options', (e) => e.roomId === roomId && fn(e.options)),
     })
@@ -525,4 +604,22 @@ export class Engine {
 /** Creates an engine. Call `setUser` before anything else. */
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options)
+}
+
+/** A creation map checked at once (limits, string values), or undefined when empty. */
+function initialOptions(options: RoomOptions | undefined): RoomOptions | undefined {
+  if (!options || Object.keys(options).length === 0) return undefined
+  return checkedOptions(options)
+}
+
+function checkedOptions(options: RoomOptions): RoomOptions {
+  for (const [k, v] of Object.entries(options)) checkOptionEntry(k, v)
+  checkOptions(options)
+  return options
+}
+
+/** Sets the keys of `options` the document does not hold yet (get-or-create: the room may exist). */
+function setAbsent(doc: Y.Doc, options: RoomOptions): void {
+  const current = readOptions(doc)
+  for (const [k, v] of Object.entries(options)) if (!Object.hasOwn(current, k)) setOption(doc, k, v)
 }

@@ -1,4 +1,4 @@
-import { ParlorError, type ChangeFrame, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
+import { ParlorError, parseWith, roomByIdValueSchema, type ChangeFrame, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
 import { backoffDelay, type Backoff } from './core/backoff.js'
 import type { Emitter } from './core/emitter.js'
 import type { Logger } from './core/logger.js'
@@ -42,6 +42,8 @@ const REFRESH_MARGIN_MS = 60_000
 
 const TAB_QUERY_TIMEOUT_MS = 15_000
 const STATUS_INTERVAL_MS = 16
+/** A room's options document is fetched again at most this often. */
+const RESYNC_INTERVAL_MS = 1_000
 
 /**
  * Everything between the database and the relay: the one socket, the outbox sender, relay queries,
@@ -70,6 +72,7 @@ export class RelayLink {
   private nextTabQuery = 0
   private statusRefresh: Promise<void> | undefined
   private lastStatusAt = 0
+  private readonly resyncedAt = new Map<string, number>()
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly o: RelayLinkOptions) {
@@ -334,7 +337,29 @@ export class RelayLink {
     }
     for (const id of ch.removedRoomIds) this.emit('room:removed', { roomId: id })
     for (const c of ch.comments) this.emit('comment', toComment(c))
+    for (const id of ch.resyncRoomIds) if (!ch.removedRoomIds.has(id)) this.resyncOptions(id)
     await this.refreshStatus()
+  }
+
+  /**
+   * Takes the relay's options document for a room in place of this engine's: after the relay
+   * refused one of our updates, or when a room row shows options the document lacks. Only the
+   * leader, only online, at most once per RESYNC_INTERVAL_MS per room; failures are logged.
+   */
+  private resyncOptions(roomId: string): void {
+    if (!this.isLeader || !this.relay.isReady() || this.closed) return
+    const now = Date.now()
+    if (now - (this.resyncedAt.get(roomId) ?? 0) < RESYNC_INTERVAL_MS) return
+    this.resyncedAt.set(roomId, now)
+    if (this.resyncedAt.size > 1000) this.resyncedAt.delete(this.resyncedAt.keys().next().value!)
+    void this.relay
+      .ask({ name: 'getRoomById', args: { roomId } })
+      .then(async (value) => {
+        const v = parseWith(roomByIdValueSchema, value, 'getRoomById')
+        if (!v.isParticipant || this.closed) return
+        await this.publish(await this.o.writer.replaceOptions(roomId, v.room.optionsState, v.room.version, v.room.options))
+      })
+      .catch((err: unknown) => this.o.logger.debug('options resync failed', { roomId, err: String(err) }))
   }
 
   // ---- status and sync --------------------------------------------------------------------------

@@ -115,6 +115,9 @@ export function overlayRoom(base: RoomBase, pending: readonly Mutation[], ctx: O
         }
         break
       }
+      case 'updateOptions':
+        // Options documents are merged by the reader (the relay's document + pending updates).
+        break
       case 'addParticipants': {
         if (!room) break
         for (const id of dedupe(m.args.userIds)) {

@@ -1,5 +1,5 @@
 import { Dexie, type EntityTable } from 'dexie'
-import type { CommentRow, MetaRow, OutboxRow, ParticipantRow, RoomRow, UserRow } from './rows.js'
+import type { CommentRow, MetaRow, OptionsDocRow, OutboxRow, ParticipantRow, RoomRow, UserRow } from './rows.js'
 
 export interface DbOptions {
   indexedDB?: IDBFactory
@@ -13,6 +13,7 @@ export type ParlorDb = Dexie & {
   outbox: EntityTable<OutboxRow, 'seq'>
   meta: Dexie.Table<MetaRow, string>
   users: EntityTable<UserRow, 'userId'>
+  optionDocs: EntityTable<OptionsDocRow, 'roomId'>
 }
 
 /** Opens (creating or upgrading) the engine's database. One database per user profile. */
@@ -27,7 +28,9 @@ export function openDb(name: string, options: DbOptions = {}): ParlorDb {
     meta: 'key',
     users: 'userId',
   })
+  // 2: rooms' options documents (the relay's state of each, merged); pending updates stay in the outbox.
+  db.version(2).stores({ optionDocs: 'roomId' })
   return db
 }
 
-export const ALL_TABLES = ['rooms', 'participants', 'comments', 'outbox', 'meta', 'users'] as const
+export const ALL_TABLES = ['rooms', 'participants', 'comments', 'outbox', 'meta', 'users', 'optionDocs'] as const

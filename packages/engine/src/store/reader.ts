@@ -1,6 +1,7 @@
 import { Dexie } from 'dexie'
-import type { Comment, Mutation, Participant, Room, UserProfile } from '@parlor/protocol'
+import { applyOptionsPatch, decodeOptionsUpdate, type Comment, type Mutation, type Participant, type Room, type RoomOptions, type UserProfile } from '@parlor/protocol'
 import { byJoinOrder, overlayRoom, type RoomBase, type VisibleRoom } from '../core/overlay.js'
+import { visibleOptions } from '../core/options-state.js'
 import { otherUserOf, pendingToComment, statusFor, toComment, toParticipant, toRoom } from '../core/present.js'
 import type { ParlorDb } from './db.js'
 import type { CommentRow, ParticipantRow, RoomRow } from './rows.js'
@@ -30,8 +31,38 @@ export class Reader {
   ) {}
 
   private read<T>(fn: () => Promise<T>): Promise<T> {
-    const { rooms, participants, comments, outbox, users } = this.db
-    return this.db.transaction('r', [rooms, participants, comments, outbox, users], fn)
+    const { rooms, participants, comments, outbox, users, optionDocs } = this.db
+    return this.db.transaction('r', [rooms, participants, comments, outbox, users, optionDocs], fn)
+  }
+
+  /**
+   * The visible options of a room with pending option changes: the relay's document with the queued
+   * updates applied in order (and, for outbox rows written before options were documents, their
+   * merge patches). Undefined when nothing pending touches the options.
+   */
+  private async pendingOptions(roomId: string, pending: readonly Mutation[], base: RoomOptions | undefined): Promise<RoomOptions | undefined> {
+    const updates = pending.flatMap((m) => (m.name === 'updateOptions' ? [decodeOptionsUpdate(m.args.update)] : []))
+    const patches = pending.flatMap((m) => (m.name === 'updateRoom' && m.args.options ? [m.args.options] : []))
+    if (updates.length === 0 && patches.length === 0) return undefined
+    let options = base ?? {}
+    if (updates.length > 0) options = visibleOptions((await this.db.optionDocs.get(roomId))?.state, updates)
+    for (const p of patches) {
+      try {
+        options = applyOptionsPatch(options, p)
+      } catch {
+        // Over the limits: the relay will refuse it, and the refusal removes the mutation.
+      }
+    }
+    return options
+  }
+
+  /** The options a room shows now (the relay's with pending changes on top). */
+  async options(roomId: string): Promise<RoomOptions | undefined> {
+    return this.read(async () => {
+      const [row, pending] = [await this.db.rooms.get(roomId), await this.pendingOf(roomId)]
+      const visible = await this.pendingOptions(roomId, pending, row?.options)
+      return visible ?? (row ? { ...row.options } : undefined)
+    })
   }
 
   /** Queued mutations of one room, in the order they were made. */
@@ -84,7 +115,12 @@ export class Reader {
       m.name === 'addParticipants' || m.name === 'createGroupRoom' ? m.args.userIds : m.name === 'chatTarget' ? [m.args.userId] : [],
     )
     const known = await this.profiles(addedIds)
-    return overlayRoom(base, pending, { me: this.me(), profileOf: (id) => known.get(id)! })
+    const v = overlayRoom(base, pending, { me: this.me(), profileOf: (id) => known.get(id)! })
+    if (v.room && !v.room.isRemoved) {
+      const options = await this.pendingOptions(roomId, pending, base.room?.options)
+      if (options) v.room.options = options
+    }
+    return v
   }
 
   private async present(views: VisibleRoom[], showParticipants: boolean): Promise<Room[]> {
@@ -102,7 +138,7 @@ export class Reader {
   async membership(roomId: string): Promise<'member' | 'removed' | 'unknown'> {
     const [base, pending] = await Promise.all([this.db.rooms.get(roomId), this.db.outbox.where('roomId').equals(roomId).first()])
     if (base && !base.isRemoved && !pending) return 'member'
-    if (base && !base.isRemoved && pending && pending.mutation.name === 'sendComment') return 'member'
+    if (base && !base.isRemoved && pending && (pending.mutation.name === 'sendComment' || pending.mutation.name === 'updateOptions')) return 'member'
     const room = await this.room(roomId, { participants: false })
     return !room ? 'unknown' : room.isRemoved ? 'removed' : 'member'
   }

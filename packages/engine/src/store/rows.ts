@@ -1,4 +1,4 @@
-import type { CommentRecord, MemberRoomRecord, Mutation, ParticipantRecord, UserProfile, WireError } from '@parlor/protocol'
+import type { CommentRecord, MemberRoomRecord, Mutation, ParticipantRecord, RoomOptions, UserProfile, WireError } from '@parlor/protocol'
 
 /**
  * Rows of the engine's IndexedDB database. The `rooms`, `participants` and `comments` tables hold
@@ -6,7 +6,7 @@ import type { CommentRecord, MemberRoomRecord, Mutation, ParticipantRecord, User
  * applies them on top (see core/overlay.ts). Writing an outbox row is therefore the optimistic change
  * itself, and a rollback is its deletion: nothing can drift.
  */
-export interface RoomRow extends MemberRoomRecord {
+export interface RoomRow extends Omit<MemberRoomRecord, 'optionsState'> {
   /** This user's read pointer in the room. */
   lastReadCommentId: number
   /** 0/1 copies of booleans, since IndexedDB cannot index booleans. */
@@ -15,6 +15,21 @@ export interface RoomRow extends MemberRoomRecord {
 }
 
 export type ParticipantRow = ParticipantRecord
+
+/**
+ * A room's options document as the relay last sent it (`state`, a Yjs v1 update; merged and
+ * compacted as updates arrive). Updates made here live in the outbox until the relay acknowledges
+ * them, then are merged in: `state` never holds what the relay has not accepted, so compacting it
+ * can never lose a pending change, and refusing one is just dropping its outbox row.
+ */
+export interface OptionsDocRow {
+  roomId: string
+  state: Uint8Array
+  /** The highest relay seq whose options change `state` holds (0 when unknown). */
+  seq: number
+  /** The map `state` holds (so reads without pending updates need no Yjs). */
+  options: RoomOptions
+}
 export type CommentRow = CommentRecord
 
 /** A queued mutation, in the order it was made (`seq`). */

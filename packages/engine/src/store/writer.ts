@@ -8,8 +8,9 @@ import type {
   RoomRecord,
   SyncFrame,
 } from '@parlor/protocol'
-import { ParlorError } from '@parlor/protocol'
+import { ParlorError, decodeOptionsUpdate, type RoomOptions } from '@parlor/protocol'
 import { isUnreadFor } from '../core/overlay.js'
+import { mergeOptionsState, sameOptions } from '../core/options-state.js'
 import type { ParlorDb } from './db.js'
 import type { CommentRow, CursorRow, OutboxRow, RoomRow } from './rows.js'
 
@@ -19,6 +20,8 @@ export interface Changes {
   removedRoomIds: Set<string>
   comments: CommentRow[]
   optionsRoomIds: Set<string>
+  /** Rooms whose options document here may lack what the relay holds: fetch the relay's (resync). */
+  resyncRoomIds: Set<string>
   failed: { row: OutboxRow; error: ParlorError }[]
 }
 
@@ -27,6 +30,7 @@ const emptyChanges = (): Changes => ({
   removedRoomIds: new Set(),
   comments: [],
   optionsRoomIds: new Set(),
+  resyncRoomIds: new Set(),
   failed: [],
 })
 
@@ -41,12 +45,12 @@ export class Writer {
   ) {}
 
   private write<T>(fn: (ch: Changes) => Promise<T>): Promise<Changes> {
-    const { rooms, participants, comments, outbox, meta, users } = this.db
+    const { rooms, participants, comments, outbox, meta, users, optionDocs } = this.db
     const ch = emptyChanges()
     // The first await inside must be an IndexedDB request: a transaction that has issued none by the
     // time its callback first awaits something else commits early (PrematureCommitError).
     return this.db
-      .transaction('rw', [rooms, participants, comments, outbox, meta, users], async () => {
+      .transaction('rw', [rooms, participants, comments, outbox, meta, users, optionDocs], async () => {
         await meta.get('cursor')
         await fn(ch)
       })
@@ -78,6 +82,8 @@ export class Writer {
   applyChanges(frames: readonly ChangeFrame[]): Promise<Changes> {
     return this.write(async (ch) => {
       for (const frame of frames) {
+        // The document first, so the room row that comes with it finds the options it names.
+        if (frame.optionsUpdate !== undefined) await this.applyOptionsUpdate(frame.roomId, frame.optionsUpdate, frame.seq, ch)
         if (frame.room) await this.putRoom(frame.room, ch)
         if (frame.participants) await this.putParticipants(frame.participants, ch)
         if (frame.comments) await this.putComments(frame.comments, ch, true)
@@ -94,6 +100,8 @@ export class Writer {
         if (!row) continue
         ch.roomIds.add(row.roomId)
         if (res.ok) {
+          // Accepted: the relay's document holds it now (its change may even have come already).
+          if (row.mutation.name === 'updateOptions') await this.applyOptionsUpdate(row.roomId, row.mutation.args.update, 0, ch)
           if (res.value.room) await this.putRoom(res.value.room, ch)
           if (res.value.participants) await this.putParticipants(res.value.participants, ch)
           if (res.value.comment) await this.putComments([res.value.comment], ch, true)
@@ -111,6 +119,8 @@ export class Writer {
         } else {
           await this.db.outbox.delete(row.seq!)
           ch.failed.push({ row, error })
+          // A refused options update: take the relay's document again rather than trust this one.
+          if (row.mutation.name === 'updateOptions' && error.code !== 'forbidden' && error.code !== 'not_found') ch.resyncRoomIds.add(row.roomId)
         }
       }
     })
@@ -123,9 +133,11 @@ export class Writer {
     await this.db.meta.put({ key: 'cursor', cursor: next, lastSyncAt: Date.now(), ...(knownEpoch !== undefined && { epoch: knownEpoch }) })
   }
 
-  private async putMemberRoom(r: MemberRoomRecord, ch: Changes) {
+  private async putMemberRoom(m: MemberRoomRecord, ch: Changes) {
+    const { optionsState, ...r } = m
     const existing = await this.db.rooms.get(r.id)
-    const base = existing && existing.version > r.version ? existing : r
+    if (optionsState !== undefined && !r.isRemoved) await this.putOptionsState(r.id, optionsState, r.version, r.options)
+    const base = existing && existing.version > r.version ? existing : { ...r, options: await this.baseOptions(r, r.isRemoved, ch) }
     const row: RoomRow = {
       ...base,
       unreadCount: r.unreadCount,
@@ -143,6 +155,7 @@ export class Writer {
     if (existing && existing.version > r.version) return
     const row: RoomRow = {
       ...r,
+      options: await this.baseOptions(r, existing?.isRemoved ?? false, ch),
       unreadCount: existing?.unreadCount ?? 0,
       isRemoved: existing?.isRemoved ?? false,
       lastReadCommentId: existing?.lastReadCommentId ?? 0,
@@ -153,9 +166,75 @@ export class Writer {
     this.noteRoom(existing, row, ch)
   }
 
+  /**
+   * The options to keep for a room row the relay sent: those of the stored document, unless the row
+   * is at least as new as the document and names other options, which means the document missed a
+   * change (a lost update, a relay that rebuilt a gap without it): then the row's, and a resync.
+   */
+  private async baseOptions(r: RoomRecord, isRemoved: boolean, ch: Changes): Promise<RoomOptions> {
+    if (isRemoved) return {}
+    const doc = await this.db.optionDocs.get(r.id)
+    if (doc && (r.version < doc.seq || sameOptions(doc.options, r.options))) return doc.options
+    if (doc || Object.keys(r.options).length > 0) ch.resyncRoomIds.add(r.id)
+    return r.options
+  }
+
+  /** The relay's whole document for a room (catch-up, room sync, resync): replaces ours unless ours is newer. */
+  async putOptionsState(roomId: string, base64: string, seq: number, options: RoomOptions): Promise<void> {
+    const current = await this.db.optionDocs.get(roomId)
+    if (current && current.seq > seq) return
+    await this.db.optionDocs.put({ roomId, state: decodeOptionsUpdate(base64), seq, options })
+  }
+
+  /**
+   * Merges one update into a room's document (a live change, or the acknowledgement of ours) and
+   * keeps the room row's options equal to the document's. `seq` 0: the relay's seq is not known.
+   */
+  private async applyOptionsUpdate(roomId: string, base64: string, seq: number, ch: Changes): Promise<void> {
+    const current = await this.db.optionDocs.get(roomId)
+    let merged: { state: Uint8Array; options: RoomOptions }
+    try {
+      merged = mergeOptionsState(current?.state, decodeOptionsUpdate(base64))
+    } catch {
+      // Bytes this engine cannot apply: keep what it has and ask the relay for its document.
+      ch.resyncRoomIds.add(roomId)
+      return
+    }
+    await this.db.optionDocs.put({ roomId, state: merged.state, seq: Math.max(current?.seq ?? 0, seq), options: merged.options })
+    const room = await this.db.rooms.get(roomId)
+    if (!room) return
+    ch.roomIds.add(roomId)
+    if (!sameOptions(room.options, merged.options)) ch.optionsRoomIds.add(roomId)
+    // An options-only change carries no room row: its seq is the row's version from now on.
+    await this.db.rooms.update(roomId, { options: merged.options, version: Math.max(room.version, seq) })
+  }
+
+  /**
+   * A resync: the relay's document and map for a room, replacing this engine's — or merged into it
+   * when this engine already holds a newer change (live changes may overtake the answer).
+   */
+  replaceOptions(roomId: string, base64: string | undefined, seq: number, relayOptions: RoomOptions): Promise<Changes> {
+    return this.write(async (ch) => {
+      const current = await this.db.optionDocs.get(roomId)
+      let options = relayOptions
+      if (current && current.seq > seq) {
+        if (base64 === undefined) return
+        const merged = mergeOptionsState(current.state, decodeOptionsUpdate(base64))
+        options = merged.options
+        await this.db.optionDocs.put({ roomId, state: merged.state, seq: current.seq, options })
+      } else if (base64 === undefined) await this.db.optionDocs.delete(roomId)
+      else await this.db.optionDocs.put({ roomId, state: decodeOptionsUpdate(base64), seq, options })
+      const room = await this.db.rooms.get(roomId)
+      if (!room || room.isRemoved) return
+      ch.roomIds.add(roomId)
+      if (!sameOptions(room.options, options)) ch.optionsRoomIds.add(roomId)
+      await this.db.rooms.update(roomId, { options })
+    })
+  }
+
   private noteRoom(before: RoomRow | undefined, after: RoomRow, ch: Changes) {
     ch.roomIds.add(after.id)
-    if (!before || JSON.stringify(before.options) !== JSON.stringify(after.options)) ch.optionsRoomIds.add(after.id)
+    if (!before || !sameOptions(before.options, after.options)) ch.optionsRoomIds.add(after.id)
   }
 
   private async putParticipants(rows: readonly ParticipantRecord[], ch: Changes) {
@@ -211,8 +290,10 @@ export class Writer {
     const range: [unknown[], unknown[]] = [[roomId, Dexie.minKey], [roomId, Dexie.maxKey]]
     await this.db.comments.where('[roomId+id]').between(...range).delete()
     await this.db.participants.where('[roomId+userId]').between(...range).delete()
+    // Options are for participants: the local copy of the document goes too.
+    await this.db.optionDocs.delete(roomId)
     if (forget) await this.db.rooms.delete(roomId)
-    else await this.db.rooms.update(roomId, { isRemoved: true, removedKey: 1, unreadCount: 0 })
+    else await this.db.rooms.update(roomId, { isRemoved: true, removedKey: 1, unreadCount: 0, options: {} })
     ch.removedRoomIds.add(roomId)
   }
 }
