@@ -27,9 +27,6 @@ export interface NewComment {
   extras?: Record<string, unknown>
 }
 
-/** Until engines apply `optionsUpdate` themselves, options-only changes also carry the room row. */
-const SEND_ROOM_WITH_OPTIONS = true
-
 export class WriteScope {
   private seqValue: number | undefined
   private readonly byRoom = new Map<string, RoomEntry>()
@@ -149,7 +146,7 @@ export class WriteScope {
     const seq = this.seqValue
     return [...this.byRoom].map(([roomId, e]) => {
       const change: RelayChange = { seq, roomId }
-      if (e.room && (e.isRoomChanged || SEND_ROOM_WITH_OPTIONS)) change.room = e.room
+      if (e.room && e.isRoomChanged) change.room = e.room
       if (e.participants.size > 0) change.participants = [...e.participants.values()]
       if (e.comments.length > 0) change.comments = e.comments
       if (e.optionsUpdates.length > 0) {
