@@ -23,7 +23,8 @@ describe('offline replay', () => {
     const local = await alice.getRoomById(room.id)
     expect(local).toMatchObject({ name: 'Final', options: { background: 'red' }, syncState: 'pending', participantCount: 3 })
     expect(local.comments.map((c) => [c.text, c.status])).toEqual([['hello all', 'pending']])
-    expect(alice.status()).toMatchObject({ online: false, pending: 4 })
+    // updateRoom with a name and options queues two mutations: the rename and the options update.
+    expect(alice.status()).toMatchObject({ online: false, pending: 5 })
 
     alice.connect()
     await alice.sync()

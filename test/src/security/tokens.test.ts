@@ -114,7 +114,7 @@ describe('session tokens', () => {
     expect((await api(relay, '/v1/sync', undefined, stored.token)).body.error.code).toBe('unauthorized')
     const counts = await withDexie(device, dbName, async (db) =>
       Object.fromEntries(await Promise.all(db.tables.map(async (t) => [t.name, await t.count()] as const))))
-    expect(counts).toEqual({ rooms: 0, participants: 0, comments: 0, outbox: 0, meta: 0, users: 0 })
+    expect(counts).toEqual({ rooms: 0, participants: 0, comments: 0, outbox: 0, meta: 0, users: 0, optionDocs: 0 })
     expect(engine.status()).toMatchObject({ online: false, pending: 0 })
     const fresh = await session(relay, alice)
     expect((await api(relay, '/v1/sync', undefined, fresh)).text).not.toContain('dropped by logout')
