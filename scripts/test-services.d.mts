@@ -7,7 +7,7 @@ export interface StartedService {
 export function freePort(): Promise<number>
 export function findPgBin(): string | undefined
 export function startPostgres(): Promise<StartedService & { dir: string }>
-export function startRedis(): Promise<StartedService>
+export function startRedis(options?: { port?: number }): Promise<StartedService>
 export function startDataServices(): Promise<{
   env: { PARLOR_TEST_DATABASE_URL: string; PARLOR_TEST_REDIS_URL: string }
   stop(): Promise<void>

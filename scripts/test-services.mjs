@@ -153,15 +153,16 @@ function ping(port) {
 }
 
 /**
- * Starts a Redis server (no persistence) on a free port as a child process.
+ * Starts a Redis server (no persistence) as a child process, on `port` or a free one.
+ * @param {{ port?: number }} [options]
  * @returns {Promise<{ url: string, pid: number, stop: () => Promise<void> }>}
  */
-export async function startRedis() {
+export async function startRedis(options = {}) {
   const bin = findOnPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined)
   if (!bin) throw new Error(REDIS_HINT)
   let lastError
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort()
+    const port = options.port ?? (await freePort())
     const dir = mkdtempSync(join(tmpdir(), 'parlor-redis-'))
     const child = spawn(
       bin,

@@ -96,8 +96,8 @@ export type ScaleEngine = Engine & { userId: string; home: number }
  * Starts `n` relay processes on a fresh database and the test Redis. Call it inside a test or a
  * `beforeAll`: everything is stopped when that test or file ends.
  */
-export async function startCluster(n: number, opts: { logLevel?: string } = {}): Promise<Cluster> {
-  const { redisUrl } = await testServices()
+export async function startCluster(n: number, opts: { logLevel?: string; redisUrl?: string } = {}): Promise<Cluster> {
+  const redisUrl = opts.redisUrl ?? (await testServices()).redisUrl
   const db = await freshDatabase()
   defer(db.drop)
   const args = ['--database-url', db.url, '--redis-url', redisUrl, '--log-level', opts.logLevel ?? 'warn']
