@@ -25,7 +25,12 @@ export const CLOSE_CODES = {
   protocolVersion: 4003,
   /** The user has `LIMITS.maxSocketsPerUser` sockets open already: retry later with backoff. */
   tooManySockets: 4004,
-  /** y-websocket endpoint: signed in, but not allowed to open this room's options document. */
+  /**
+   * y-websocket endpoint (codes 4400–4499 tell y-websocket clients not to reconnect): the token in
+   * `?token=` is missing, forged, expired or revoked.
+   */
+  refusedToken: 4401,
+  /** y-websocket endpoint: signed in, but not allowed to open (or to write) this room's options document. */
   forbidden: 4403,
   /** y-websocket endpoint: the room does not exist. */
   notFound: 4404,

@@ -51,6 +51,10 @@ const C401 = `close ${CLOSE_CODES.unauthorized}` as const
 const C402 = `close ${CLOSE_CODES.tokenExpired}` as const
 
 type Row = readonly [Answer, Answer, Answer, Answer, Answer, Answer, Answer, Answer]
+const Y401 = `close ${CLOSE_CODES.refusedToken}` as const
+const Y403 = `close ${CLOSE_CODES.forbidden}` as const
+/** The y-websocket endpoint: a bad token is refused before anything is read. */
+const yjs = (p: Answer, n: Answer, r: Answer, c: Answer): Row => [p, n, r, c, Y401, Y401, Y401, Y401]
 /** Bearer routes refuse bad tokens the same way whatever they do. */
 const http = (p: Answer, n: Answer, r: Answer, c: Answer): Row => [p, n, r, c, U, X, U, U]
 /** Socket frames: a bad token never gets past hello. */
@@ -104,6 +108,10 @@ const MATRIX: Record<string, Row> = {
     'POST /v1/mutations updateOptions': http(...write),
     'frame mutate updateOptions': sock(...write),
   }),
+  // The y-websocket endpoint (token in the query string): a refused socket is closed with a code
+  // y-websocket clients take as final (4400–4499).
+  'GET /yjs/:roomId read': yjs(ok, Y403, Y403, ok),
+  'GET /yjs/:roomId write': yjs(ok, Y403, Y403, Y403),
 }
 
 // ---- users and per-case fixture ---------------------------------------------------------------------
@@ -274,7 +282,46 @@ async function overSocket(c: Cell, frame: Record<string, unknown>, answers: (f: 
   return { answer: ok, frame: f }
 }
 
+/**
+ * Opens `/yjs/<room>` as the cell's caller; `write` sends an options update once the relay's sync
+ * step 1 arrived. ok: the relay's step 1 (read), or the update coming back from the relay (write).
+ */
+async function overYjs(c: Cell, write: boolean): Promise<Answer> {
+  const url = `${c.r.url.replace(/^http/, 'ws')}/yjs/${c.room}${c.token === undefined ? '' : `?token=${encodeURIComponent(c.token)}`}`
+  const ws = new WebSocket(url)
+  ws.on('error', () => {})
+  const update = optionsUpdateBytes()
+  const answer = await new Promise<Answer>((resolve) => {
+    ws.on('close', (code) => resolve(`close ${code}`))
+    ws.on('message', (data: Buffer) => {
+      const [type, syncType] = [data[0], data[1]]
+      if (type !== 0) return
+      if (syncType === 0 && !write) return resolve(ok)
+      if (syncType === 0) return ws.send(Buffer.concat([Buffer.from([0, 2]), varUint(update.length), Buffer.from(update)]))
+      if (syncType === 2 && Buffer.from(data).includes(Buffer.from('hello-from-yjs'))) resolve(ok)
+    })
+  })
+  ws.terminate()
+  return answer
+}
+function optionsUpdateBytes(): Uint8Array {
+  const doc = new Y.Doc()
+  doc.getArray('options').push([{ key: 'color', val: 'hello-from-yjs' }])
+  return Y.encodeStateAsUpdate(doc)
+}
+function varUint(n: number): Buffer {
+  const out: number[] = []
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80)
+    n >>>= 7
+  }
+  out.push(n)
+  return Buffer.from(out)
+}
+
 const PERFORM: Record<string, (c: Cell) => Promise<Answer>> = {
+  'GET /yjs/:roomId read': (c) => overYjs(c, false),
+  'GET /yjs/:roomId write': (c) => overYjs(c, true),
   'GET /healthz': async (c) => httpAnswer(await api(c.r, '/healthz', undefined, c.token)),
   'GET /readyz': async (c) => httpAnswer(await api(c.r, '/readyz', undefined, c.token)),
   'GET /metrics': async (c) => {

@@ -4,8 +4,11 @@
  * authorization matrix test (test/src/security) fails for a listed route it does not cover.
  */
 
-/** Who may call a route: anyone, a bearer token, or (upgrade endpoints) a token in the first frame. */
-export type RouteAuth = 'none' | 'bearer' | 'hello'
+/**
+ * Who may call a route: anyone, a bearer token, (upgrade endpoints) a token in the first frame, or a
+ * token in the query string (`?token=`, the y-websocket endpoint: its clients cannot send headers).
+ */
+export type RouteAuth = 'none' | 'bearer' | 'hello' | 'query'
 
 export interface RouteInfo {
   method: 'GET' | 'POST'
@@ -35,6 +38,7 @@ export const OPS_ROUTES = [
 /** Websocket endpoints (upgrade requests). */
 export const UPGRADE_ROUTES = [
   { method: 'GET', path: '/v1/socket', auth: 'hello', purpose: 'the engine socket (every room)' },
+  { method: 'GET', path: '/yjs/:roomId', auth: 'query', purpose: "one room's options document for y-websocket clients" },
 ] as const satisfies readonly RouteInfo[]
 
 /** Every route of the relay. */

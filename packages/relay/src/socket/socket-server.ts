@@ -12,6 +12,7 @@ import type { Fanout } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { Connection } from './connection.js'
 import { ConnectionRegistry } from './connection-registry.js'
+import { createYjsEndpoint } from './yjs-endpoint.js'
 
 export const SOCKET_PATH = '/v1/socket'
 
@@ -40,6 +41,8 @@ export function createSocketServer(o: SocketServerOptions) {
   const byUser = new Map<string, Set<Connection>>()
   const maxSocketsPerUser = o.maxSocketsPerUser ?? LIMITS.maxSocketsPerUser
   const unsubscribe = o.fanout.subscribe((change) => registry.route(change))
+  /** `/yjs/<roomId>`: one room's options document for standard y-websocket clients. */
+  const yjs = createYjsEndpoint({ core: o.core, fanout: o.fanout, logger: o.logger.child({ endpoint: 'yjs' }), ...(o.heartbeatMs !== undefined && { heartbeatMs: o.heartbeatMs }) })
 
   // A revoked session's sockets close at once on this node; other nodes learn it at their next heartbeat.
   const closeSession = (sessionId: string) => {
@@ -121,7 +124,8 @@ export function createSocketServer(o: SocketServerOptions) {
     /** Handles an HTTP `upgrade` event; refuses other paths with 404. */
     handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       socket.on('error', () => socket.destroy())
-      const path = (req.url ?? '').split('?')[0]
+      const path = (req.url ?? '').split('?')[0] ?? ''
+      if (yjs.matches(path)) return yjs.handleUpgrade(req, socket, head)
       if (path !== SOCKET_PATH) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         return
@@ -134,6 +138,7 @@ export function createSocketServer(o: SocketServerOptions) {
       unsubscribe()
       offRevoked()
       clearInterval(heartbeat)
+      await yjs.close()
       const closed = [...sockets.keys()].map(
         (ws) => new Promise<void>((resolve) => {
           if (ws.readyState === ws.CLOSED) return resolve()
