@@ -22,6 +22,8 @@ export interface StormReport {
   refusals: number[]
   /** warn/error lines the restarted relay logged. */
   relayProblems: string[]
+  /** ms from the relay being up to the first and the last socket it accepted (opened). */
+  acceptedMs: { first: number; last: number }
   /** Engines whose mutation after the storm was acknowledged. */
   writesAfter: number
   downMs: number
@@ -35,11 +37,13 @@ export async function reconnectStorm(o: { engines: number; dataDir: string; uid:
   let attempts = 0
   let counting = false
   const closes: Array<{ at: number; code: number }> = []
+  const opens: number[] = []
   class Watched extends WebSocket {
     constructor(url: string) {
       super(url)
       if (counting) attempts++
       this.on('close', (code) => closes.push({ at: performance.now(), code }))
+      this.on('open', () => opens.push(performance.now()))
     }
   }
   const engines = Array.from({ length: o.engines }, (_, i) =>
@@ -50,9 +54,9 @@ export async function reconnectStorm(o: { engines: number; dataDir: string; uid:
   )
   try {
     const t0 = performance.now()
-    // Sign-in hashes each new key (scrypt): a few at a time, so no request outlives its timeout.
-    for (let i = 0; i < engines.length; i += 8) {
-      await Promise.all(engines.slice(i, i + 8).map((e) => e.setUser(e.userId, `key-${e.userId}`)))
+    // Sign-in hashes each new key (scrypt): some at a time, so no request outlives its timeout.
+    for (let i = 0; i < engines.length; i += 20) {
+      await Promise.all(engines.slice(i, i + 20).map((e) => e.setUser(e.userId, `key-${e.userId}`)))
     }
     await Promise.all(engines.map((e) => e.sync()))
     log(`${engines.length} engines signed in and online in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
@@ -87,7 +91,9 @@ export async function reconnectStorm(o: { engines: number; dataDir: string; uid:
     for (const e of engines) if ((await e.loadRoomList({ show_empty: true })).some((r) => r.syncState === 'synced')) writesAfter++
 
     const relayProblems = proc.output().split('\n').filter((l) => /"level":"(warn|error)"/.test(l))
+    const accepted = opens.filter((at) => at >= upAt).map((at) => at - upAt)
     return {
+      acceptedMs: { first: Math.min(...accepted), last: Math.max(...accepted) },
       engines: engines.length,
       reconnectMs,
       stats,
@@ -115,7 +121,8 @@ export function formatStorm(r: StormReport): string {
   const s = r.stats
   return [
     `${r.engines} engines reconnected after a relay SIGKILL (relay down ${r.downMs.toFixed(0)} ms incl. restart)`,
-    `reconnect time after the relay was up: min ${s.min.toFixed(0)} ms, p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms, max ${s.max.toFixed(0)} ms; spread ${s.spread.toFixed(0)} ms`,
+    `sockets accepted by the restarted relay from ${r.acceptedMs.first.toFixed(0)} ms to ${r.acceptedMs.last.toFixed(0)} ms after it was up`,
+    `back online (catch-up applied) after the relay was up: min ${s.min.toFixed(0)} ms, p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms, max ${s.max.toFixed(0)} ms; spread ${s.spread.toFixed(0)} ms`,
     `socket attempts during the storm: ${r.attempts} (${(r.attempts / r.engines).toFixed(1)} per engine); refused sockets: ${r.refusals.length}; relay warn/error log lines: ${r.relayProblems.length}; writes acknowledged afterwards: ${r.writesAfter}/${r.engines}`,
   ].join('\n')
 }
