@@ -9,11 +9,14 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import WebSocket from 'ws'
+import * as Y from 'yjs'
 import {
   CLOSE_CODES,
+  checkOptions,
   ERROR_CODES,
   LIMITS,
   PROTOCOL_VERSION,
+  MUTATION_ARGS,
   channelRoomId,
   groupRoomId,
   singleRoomId,
@@ -33,6 +36,11 @@ export interface FuzzTarget {
   /** A group of owner and member, and a channel of owner and member, both with comments. */
   groupId: string
   channelId: string
+  /**
+   * The fuzzer's own group, whose options document it may change: Yjs updates (valid or not) go
+   * there. Left out of the unchanged-state check; its options must stay valid instead.
+   */
+  ownRoomId: string
   close(): Promise<void>
 }
 
@@ -72,6 +80,8 @@ export async function startFuzzTarget(dataDir: string): Promise<FuzzTarget> {
     ],
   }, owner.token)
   await post(url, '/v1/mutations', { mutations: [m('getOrCreateChannel', { roomId: channelId, uniqueId: unique })] }, member.token)
+  const ownRoomId = groupRoomId(id('own'))
+  await post(url, '/v1/mutations', { mutations: [m('createGroupRoom', { roomId: ownRoomId, name: 'F', userIds: [], options: { a: '1' } })] }, fuzzer.token)
   if (!made.results.every((r: { ok: boolean }) => r.ok)) throw new Error(`fixture failed: ${JSON.stringify(made)}`)
   return {
     relay,
@@ -82,6 +92,7 @@ export async function startFuzzTarget(dataDir: string): Promise<FuzzTarget> {
     member,
     groupId,
     channelId,
+    ownRoomId,
     close: () => relay.close(),
   }
 }
@@ -90,8 +101,9 @@ export async function startFuzzTarget(dataDir: string): Promise<FuzzTarget> {
 export async function snapshot(t: FuzzTarget): Promise<string> {
   const view = async (token: string) => {
     const res = await fetch(`${t.url}/v1/sync?cursor=0`, { headers: { authorization: `Bearer ${token}` } })
-    const { cursor: _c, ...rest } = (await res.json()) as Record<string, unknown>
-    return rest
+    const { cursor: _c, rooms, participants, comments, ...rest } = (await res.json()) as Record<string, Array<{ id?: string; roomId?: string }>>
+    const notOwn = (x: { id?: string; roomId?: string }) => (x.roomId ?? x.id) !== t.ownRoomId
+    return { ...rest, rooms: rooms!.filter(notOwn), participants: participants!.filter(notOwn), comments: comments!.filter(notOwn) }
   }
   const channel = await post(t.url, '/v1/query', { name: 'getParticipants', args: { roomUniqueId: t.channelId.slice(2), page: 1, limit: 100 } }, t.owner.token)
   return JSON.stringify({ owner: await view(t.owner.token), member: await view(t.member.token), fuzzer: await view(t.fuzzer.token), channel })
@@ -100,6 +112,12 @@ export async function snapshot(t: FuzzTarget): Promise<string> {
 // ---- templates and mutators -------------------------------------------------------------------------
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
+
+/** The fuzzer's own room's options, which every accepted update must leave within SPEC §3's limits. */
+export async function ownOptionsValid(t: FuzzTarget): Promise<void> {
+  const res = await post(t.url, '/v1/query', { name: 'getRoomById', args: { roomId: t.ownRoomId } }, t.fuzzer.token)
+  checkOptions(res.room.options)
+}
 
 /** Valid frames the fuzzer may send that must not change anything (it is in none of the rooms). */
 function frameTemplates(t: FuzzTarget): Json[] {
@@ -123,7 +141,61 @@ function frameTemplates(t: FuzzTarget): Json[] {
     mutate('removeParticipants', { roomId: C, userIds: [t.member.id] }),
     mutate('chatTarget', { roomId: singleRoomId(t.fuzzer.id, t.fuzzer.id), userId: t.fuzzer.id }),
     mutate('createGroupRoom', { roomId: G, name: 'taken', userIds: [] }),
+    mutate('updateOptions', { roomId: t.ownRoomId, update: Buffer.from(sampleUpdate()).toString('base64') }),
+    mutate('updateOptions', { roomId: G, update: Buffer.from(sampleUpdate()).toString('base64') }),
   ]
+}
+
+/** A valid options-document update from a fresh client (entries `{ key, val }` in Y.Array `options`). */
+function sampleUpdate(entries: Array<[string, string]> = [['color', 'red']]): Uint8Array {
+  const doc = new Y.Doc()
+  doc.getArray('options').push(entries.map(([key, val]) => ({ key, val })))
+  return Y.encodeStateAsUpdate(doc)
+}
+
+const varUint = (n: number): number[] => {
+  const out: number[] = []
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return out
+}
+/** A y-websocket message: type, (sync) subtype, then a length-prefixed payload. */
+const yMessage = (head: number[], payload: Uint8Array) => Uint8Array.from([...head, ...varUint(payload.length), ...payload])
+
+/** Random and mutated y-websocket messages: updates (valid, corrupted, odd entries), state vectors, awareness. */
+function yjsMessages(): fc.Arbitrary<Uint8Array> {
+  const entry = fc.tuple(
+    fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('__proto__', '', 'k'.repeat(LIMITS.maxOptionKeyBytes + 1))),
+    fc.oneof(fc.string({ maxLength: 16 }), fc.constant('v'.repeat(LIMITS.maxOptionValueBytes + 1))),
+  )
+  const odd = fc.constantFrom<() => Uint8Array>(
+    () => { const d = new Y.Doc(); d.getMap('options').set('k', 'v'); return Y.encodeStateAsUpdate(d) },
+    () => { const d = new Y.Doc(); d.getArray('options').push([42, { key: 1 }, 'x']); return Y.encodeStateAsUpdate(d) },
+    () => { const d = new Y.Doc(); d.getText('other').insert(0, 'hi'); return Y.encodeStateAsUpdate(d) },
+    () => { const d = new Y.Doc(); d.getArray('options').push(Array.from({ length: LIMITS.maxOptionKeys + 1 }, (_, i) => ({ key: `k${i}`, val: 'v' }))); return Y.encodeStateAsUpdate(d) },
+  ).map((make) => make())
+  const update = fc.oneof(fc.array(entry, { minLength: 1, maxLength: 4 }).map((es) => sampleUpdate(es)), odd)
+  const corrupt = fc.tuple(update, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'cut', 'insert')), { minLength: 1, maxLength: 4 }))
+    .map(([u, edits]) => {
+      let bytes = [...u]
+      for (const [at, value, how] of edits) {
+        const i = bytes.length === 0 ? 0 : at % bytes.length
+        if (how === 'flip') bytes[i] = value
+        else if (how === 'cut') bytes = bytes.slice(0, i)
+        else bytes.splice(i, 0, value)
+      }
+      return Uint8Array.from(bytes)
+    })
+  return fc.oneof(
+    { arbitrary: update.map((u) => yMessage([0, 2], u)), weight: 3 },
+    { arbitrary: corrupt.map((u) => yMessage([0, 2], u)), weight: 4 },
+    { arbitrary: fc.uint8Array({ maxLength: 32 }).map((sv) => yMessage([0, 0], sv)), weight: 1 },
+    { arbitrary: fc.uint8Array({ maxLength: 64 }).map((p) => yMessage([1], p)), weight: 1 },
+    { arbitrary: fc.uint8Array({ maxLength: 48 }), weight: 2 },
+  )
 }
 
 /** One small, typed change to a JSON value at a random path. */
@@ -194,11 +266,16 @@ function applyMutation(base: Json, m: Mutation, pick: number): string {
 
 export type FuzzCase =
   | { kind: 'frame'; text: string; isBinary: boolean }
+  | { kind: 'yjs'; bytes: Uint8Array }
   | { kind: 'http'; method: string; path: string; body: string | undefined; auth: 'valid' | 'none' | 'garbage' | 'expired'; contentType: string }
 
 /** The arbitrary of fuzz cases for target `t`. */
 export function fuzzCases(t: FuzzTarget): fc.Arbitrary<FuzzCase> {
-  const templates = frameTemplates(t)
+  const templates = frameTemplates(t).filter((tpl) => {
+    // Only mutations this protocol version has (updateOptions came with the options documents).
+    const name = (tpl as { mutations?: Array<{ name: string }> }).mutations?.[0]?.name
+    return name === undefined || name in MUTATION_ARGS
+  })
   const mutated = fc
     .tuple(fc.constantFrom(...templates), fc.array(fc.tuple(mutation, fc.nat()), { minLength: 1, maxLength: 3 }))
     .map(([tpl, ms]) => ms.reduce<string>((text, [m, pick]) => {
@@ -258,7 +335,8 @@ export function fuzzCases(t: FuzzTarget): fc.Arbitrary<FuzzCase> {
       const auth = r.path.startsWith('/v1/logout') && r.auth === 'valid' ? 'garbage' : r.auth
       return { kind: 'http', method: r.method, path: r.path + r.query, body, auth, contentType: r.contentType }
     })
-  return fc.oneof({ arbitrary: frame, weight: 3 }, { arbitrary: http, weight: 2 })
+  const yjs = yjsMessages().map((bytes): FuzzCase => ({ kind: 'yjs', bytes }))
+  return fc.oneof({ arbitrary: frame, weight: 3 }, { arbitrary: http, weight: 2 }, { arbitrary: yjs, weight: 1 })
 }
 
 // ---- running one case -------------------------------------------------------------------------------
@@ -272,6 +350,7 @@ export class FuzzSocket {
   private frames: any[] = []
   private waiter: (() => void) | undefined
   private closeCode: number | undefined
+  private synced = false
 
   constructor(private readonly t: FuzzTarget) {}
 
@@ -281,8 +360,12 @@ export class FuzzSocket {
     this.ws = ws
     this.frames = []
     this.closeCode = undefined
+    this.synced = false
     ws.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()))
+      const frame = JSON.parse(data.toString())
+      // Live changes of the fuzzer's own room (its accepted options updates) answer no frame.
+      if (frame.type === 'change' || (frame.type === 'sync' && this.synced)) return
+      this.frames.push(frame)
       this.waiter?.()
     })
     ws.on('close', (code) => {
@@ -297,6 +380,7 @@ export class FuzzSocket {
     ws.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, token: this.t.fuzzer.token, cursor: 0 }))
     const sync = await this.next()
     if (sync?.type !== 'sync') throw new Error(`fuzzer socket did not sync: ${JSON.stringify(sync)} (close ${this.closeCode})`)
+    this.synced = true
   }
 
   /** The next frame, or undefined once the socket closed. */
@@ -337,6 +421,64 @@ export class FuzzSocket {
   }
 }
 
+/**
+ * The fuzzer's y-websocket socket on its own room, reopened after a case closes it. Each message is
+ * followed by a sync step 1 (empty state vector): its step 2 answer proves the message was handled.
+ */
+export class FuzzYjsSocket {
+  private ws: WebSocket | undefined
+  private closeCode: number | undefined
+  private waiter: ((m: Uint8Array | undefined) => void) | undefined
+
+  constructor(private readonly t: FuzzTarget) {}
+
+  private async ready(): Promise<void> {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && this.closeCode === undefined) return
+    const ws = new WebSocket(`${this.t.url.replace(/^http/, 'ws')}/yjs/${this.t.ownRoomId}?token=${encodeURIComponent(this.t.fuzzer.token)}`)
+    this.ws = ws
+    this.closeCode = undefined
+    ws.on('message', (data: Buffer) => {
+      // Sync step 2 (the answer to our barrier), or the relay's own step 1 on opening.
+      if (data[0] === 0 && (data[1] === 1 || data[1] === 0)) this.waiter?.(new Uint8Array(data))
+    })
+    ws.on('close', (code) => {
+      if (this.ws === ws) this.closeCode = code
+      this.waiter?.(undefined)
+    })
+    ws.on('error', () => {})
+    const first = await this.nextSync()
+    if (first === undefined) throw new Error(`the fuzzer's y-websocket socket closed at once (${this.closeCode})`)
+  }
+
+  private nextSync(timeoutMs = 10_000): Promise<Uint8Array | undefined> {
+    if (this.closeCode !== undefined) return Promise.resolve(undefined)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no y-websocket answer within ${timeoutMs} ms`)), timeoutMs)
+      this.waiter = (m) => {
+        clearTimeout(timer)
+        this.waiter = undefined
+        resolve(m)
+      }
+    })
+  }
+
+  /** Sends `bytes`; undefined when handled with the socket open, else the close code. */
+  async send(bytes: Uint8Array): Promise<number | undefined> {
+    await this.ready()
+    this.ws!.send(bytes, { binary: true })
+    this.ws!.send(Uint8Array.from([0, 0, 1, 0]), { binary: true })
+    for (;;) {
+      const m = await this.nextSync()
+      if (m === undefined) return this.closeCode
+      if (m[1] === 1) return undefined
+    }
+  }
+
+  close(): void {
+    this.ws?.terminate()
+  }
+}
+
 /** Checks one answer frame: an error with a known code, or a legitimate answer whose errors are known. */
 function checkFrameAnswer(frame: any, sent: string): void {
   const fail = (why: string) => {
@@ -360,7 +502,14 @@ function checkFrameAnswer(frame: any, sent: string): void {
   }
 }
 
-export async function runCase(t: FuzzTarget, sock: FuzzSocket, c: FuzzCase): Promise<void> {
+export async function runCase(t: FuzzTarget, sock: FuzzSocket, c: FuzzCase, ysock?: FuzzYjsSocket): Promise<void> {
+  if (c.kind === 'yjs') {
+    if (!ysock) return
+    const closed = await ysock.send(c.bytes)
+    // Refusals close with a named code (4422 for an update the relay refused); 1011 would be a crash.
+    if (closed !== undefined && !KNOWN_CLOSE.has(closed)) throw new Error(`y-websocket socket closed with ${closed} after ${Buffer.from(c.bytes).toString('hex').slice(0, 200)}`)
+    return
+  }
   if (c.kind === 'frame') {
     const { frame, closed } = await sock.send(c.text, c.isBinary)
     if (closed !== undefined) {
@@ -434,6 +583,7 @@ export interface FuzzReport {
 export async function fuzzRelay(t: FuzzTarget, o: { seed: number; numRuns: number; checkpoints?: number; onCheckpoint?: (r: FuzzReport) => void }): Promise<FuzzReport> {
   const before = await snapshot(t)
   const sock = new FuzzSocket(t)
+  const ysock = new FuzzYjsSocket(t)
   const checkpoints = o.checkpoints ?? 5
   const every = Math.max(1, Math.floor(o.numRuns / checkpoints))
   const report: FuzzReport = { seed: o.seed, cases: 0, ms: 0, heap: [] }
@@ -442,11 +592,12 @@ export async function fuzzRelay(t: FuzzTarget, o: { seed: number; numRuns: numbe
   try {
     await fc.assert(
       fc.asyncProperty(fuzzCases(t), async (c) => {
-        await runCase(t, sock, c)
+        await runCase(t, sock, c, ysock)
         report.cases++
         if (report.cases % every === 0) {
           const now = await snapshot(t)
           if (now !== before) throw new Error(`state changed within the first ${report.cases} cases`)
+          await ownOptionsValid(t)
           report.heap.push({ cases: report.cases, mib: heapAfterGc() })
           report.ms = Date.now() - started
           o.onCheckpoint?.(report)
@@ -457,10 +608,12 @@ export async function fuzzRelay(t: FuzzTarget, o: { seed: number; numRuns: numbe
     await pending
   } finally {
     sock.close()
+    ysock.close()
     pending = Promise.resolve()
   }
   report.ms = Date.now() - started
   const after = await snapshot(t)
   if (after !== before) throw new Error('the relay state changed during the fuzz run')
+  await ownOptionsValid(t)
   return report
 }

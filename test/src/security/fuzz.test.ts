@@ -1,5 +1,6 @@
 /**
- * CI-sized fuzz run (~2,000 cases, seeded; the seed is printed, and FUZZ_SEED=<n> replays it)
+ * CI-sized fuzz run (~2,000 cases, seeded; the seed is printed, and FUZZ_SEED=<n> replays it): socket
+ * frames, HTTP requests and y-websocket messages (Yjs updates, state vectors, awareness)
  * against a running relay: every case is answered with a known error code (or a legitimate
  * success), the relay never crashes nor answers `internal`, its state is unchanged, and its heap
  * does not grow across the run. `test/bench/fuzz-long.ts` runs the same for ≥100,000 cases.
@@ -13,7 +14,7 @@ import { fuzzRelay, heapAfterGc, startFuzzTarget } from './fuzz-lib.js'
 
 const CASES = 2_000
 
-it(`survives ${CASES} random and mutated frames, bodies, methods, paths and query strings, state and heap unchanged`, async () => {
+it(`survives ${CASES} random and mutated frames, bodies, methods, paths, query strings and Yjs updates, state and heap unchanged`, async () => {
   const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31
   console.log(`[fuzz] seed ${seed} (replay: FUZZ_SEED=${seed})`)
   const dir = await mkdtemp(join(tmpdir(), 'parlor-fuzz-'))

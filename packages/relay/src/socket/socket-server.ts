@@ -42,7 +42,13 @@ export function createSocketServer(o: SocketServerOptions) {
   const maxSocketsPerUser = o.maxSocketsPerUser ?? LIMITS.maxSocketsPerUser
   const unsubscribe = o.fanout.subscribe((change) => registry.route(change))
   /** `/yjs/<roomId>`: one room's options document for standard y-websocket clients. */
-  const yjs = createYjsEndpoint({ core: o.core, fanout: o.fanout, logger: o.logger.child({ endpoint: 'yjs' }), ...(o.heartbeatMs !== undefined && { heartbeatMs: o.heartbeatMs }) })
+  const yjs = createYjsEndpoint({
+    core: o.core,
+    fanout: o.fanout,
+    logger: o.logger.child({ endpoint: 'yjs' }),
+    ...(o.heartbeatMs !== undefined && { heartbeatMs: o.heartbeatMs }),
+    ...(o.frameRate !== undefined && { messageRate: o.frameRate }),
+  })
 
   // A revoked session's sockets close at once on this node; other nodes learn it at their next heartbeat.
   const closeSession = (sessionId: string) => {
