@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { performance } from 'node:perf_hooks'
-import { groupRoomId } from '@parlor/protocol'
+import WebSocket from 'ws'
+import { CLOSE_CODES, groupRoomId } from '@parlor/protocol'
 import {
   api,
   mutate,
@@ -30,6 +31,18 @@ const commentOf = (roomId: string, text: string) => mutation('sendComment', { ro
 const isRemovalOf = (userId: string, roomId: string) => (f: any) =>
   f.type === 'change' && f.roomId === roomId && (f.participants ?? []).some((p: any) => p.userId === userId && p.isRemoved)
 
+/** A y-websocket connection to a room's options document, open once the relay's sync step 1 arrived. */
+async function openYjs(url: string, roomId: string, token: string): Promise<{ closed: Promise<{ code: number; at: number }> }> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/yjs/${roomId}?token=${encodeURIComponent(token)}`)
+  ws.on('error', () => {})
+  const closed = new Promise<{ code: number; at: number }>((resolve) => ws.on('close', (code) => resolve({ code, at: performance.now() })))
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (data: Buffer) => data[0] === 0 && data[1] === 0 && resolve())
+    void closed.then((c) => reject(new Error(`y-websocket socket closed at once: ${c.code}`)))
+  })
+  return { closed }
+}
+
 async function acked(sock: RawSocket, m: ReturnType<typeof mutation>): Promise<any> {
   sock.send({ type: 'mutate', mutations: [m] })
   const ack = await sock.next((f) => f.type === 'ack' && f.results.some((r: any) => r.mutationId === m.id))
@@ -47,6 +60,7 @@ describe('live revocation', () => {
     const memberSock = await rawSocket(relay(), memberToken)
 
     const latencies: number[] = []
+    const yjsLatencies: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
       const roomId = groupRoomId(uid('room'))
       expect((await acked(ownerSock, mutation('createGroupRoom', { roomId, name: `R${round}`, userIds: [member] }))).ok).toBe(true)
@@ -55,18 +69,28 @@ describe('live revocation', () => {
       await acked(ownerSock, commentOf(roomId, `before-${round}`))
       await memberSock.next((f) => f.type === 'change' && f.roomId === roomId && (f.comments ?? []).some((c: any) => c.text === `before-${round}`))
 
+      // The member also has the room's options document open over the y-websocket endpoint.
+      const yjs = await openYjs(relay().url, roomId, memberToken)
+
       const t0 = performance.now()
       ownerSock.send({ type: 'mutate', mutations: [mutation('removeParticipants', { roomId, userIds: [member] })] })
       await memberSock.next(isRemovalOf(member, roomId))
       latencies.push(performance.now() - t0)
+      const yjsClosed = await yjs.closed
+      yjsLatencies.push(yjsClosed.at - t0)
+      expect(yjsClosed.code).toBe(CLOSE_CODES.forbidden)
+      const removedAt = memberSock.frames.findIndex(isRemovalOf(member, roomId))
 
-      // After the removal, nothing of that room reaches the member; the other room still does.
+      // After the removal, nothing of that room reaches the member (comments, renames, options);
+      // the other room still does.
       await acked(ownerSock, commentOf(roomId, `secret-${round}`))
+      await acked(ownerSock, mutation('updateRoom', { roomId, name: `secret-name-${round}`, options: { secret: `${round}` } }))
       await acked(ownerSock, commentOf(other, `public-${round}`))
       await memberSock.next((f) => f.type === 'change' && f.roomId === other && (f.comments ?? []).some((c: any) => c.text === `public-${round}`))
       memberSock.send({ type: 'ping' })
       await memberSock.next((f) => f.type === 'pong')
       expect(JSON.stringify(memberSock.frames)).not.toContain(`secret-${round}`)
+      expect(memberSock.frames.slice(removedAt + 1).filter((f) => f.roomId === roomId)).toEqual([])
       // And asking for it is forbidden, on the same socket.
       memberSock.send({ type: 'query', id: round, query: { name: 'loadComments', args: { roomId, limit: 5 } } })
       expect(await memberSock.next((f) => f.type === 'result' && f.id === round)).toMatchObject({ ok: false, error: { code: 'forbidden' } })
@@ -74,8 +98,11 @@ describe('live revocation', () => {
     const sorted = [...latencies].sort((a, b) => a - b)
     const p50 = sorted[Math.floor(sorted.length / 2)]!
     const max = sorted.at(-1)!
-    console.log(`[live-revocation] removal → end of live subscription over ${ROUNDS} rounds: p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`)
+    const ySorted = [...yjsLatencies].sort((a, b) => a - b)
+    const yMax = ySorted.at(-1)!
+    console.log(`[live-revocation] removal → end of live subscription over ${ROUNDS} rounds: engine socket p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms; y-websocket options socket closed p50 ${ySorted[Math.floor(ROUNDS / 2)]!.toFixed(1)} ms, max ${yMax.toFixed(1)} ms`)
     expect(max).toBeLessThan(100)
+    expect(yMax).toBeLessThan(100)
   })
 
   it('drops the room in the removed user’s engine and fails its queued mutations for it with forbidden', async () => {
