@@ -249,9 +249,16 @@ export async function createRedisFanout(options: RedisFanoutOptions): Promise<Re
     else accept(message)
   })
   let wasReady = false
+  let isDown = false
+  sub.on('close', () => {
+    if (!wasReady || isDown || isClosed) return
+    isDown = true
+    logger.warn('redis subscriber disconnected; reading changes from storage until it is back', { pollMs })
+  })
   sub.on('ready', () => {
     // Messages published while this subscriber was away are gone: look at the database now.
     if (wasReady) {
+      isDown = false
       logger.info('redis subscriber reconnected; catching up from storage')
       void poll()
     }
