@@ -86,6 +86,18 @@ describe('options document', () => {
     expect(captureUpdate(d, (doc) => replaceOptions(doc, { a: '1' }))).toBeUndefined()
   })
 
+  it('writes as the given client even when the updates it starts from hold that client\'s earlier changes', () => {
+    const first = captureUpdate(optionsDocFrom([], 4242), (d) => setOption(d, 'a', '1'))!
+    const second = captureUpdate(optionsDocFrom([first], 4242), (d) => setOption(d, 'a', '2'))!
+    const clients = (u: Uint8Array) => Y.decodeUpdate(u).structs.map((s) => s.id.client)
+    expect(clients(first)).toEqual([4242])
+    expect(clients(second)).toEqual([4242])
+    // Consecutive clocks of one client, next to each other: its two overwritten entries merge into one struct.
+    const third = captureUpdate(optionsDocFrom([first, second], 4242), (d) => setOption(d, 'a', '3'))!
+    const doc = optionsDocFrom([first, second, third])
+    expect(doc.store.clients.get(4242)!.map((s) => [s.length, s.deleted])).toEqual([[2, true], [1, false]])
+  })
+
   it('makes the same legacy state for the same map, and compacts without losing entries', () => {
     expect(legacyOptionsState({ b: '2', a: '1' })).toEqual(legacyOptionsState({ a: '1', b: '2' }))
     expect(optionsOfState(legacyOptionsState({ a: '1' }), legacyOptionsState({ a: '1' }))).toEqual({ a: '1' })

@@ -164,12 +164,17 @@ export function captureUpdate(doc: Y.Doc, fn: (doc: Y.Doc) => void): Uint8Array 
   return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
 }
 
-/** A document holding `updates` (each a Yjs v1 update), optionally writing as `clientID`. */
+/**
+ * A document holding `updates` (each a Yjs v1 update), optionally writing as `clientID` from then
+ * on. The id is set after the updates are applied: Yjs gives a document a new random id when a
+ * remote update carries its own (it takes that for another client using it), and the updates here
+ * may well hold earlier changes of the same writer.
+ */
 export function optionsDocFrom(updates: readonly (Uint8Array | undefined)[], clientID?: number): Y.Doc {
   const doc = new Y.Doc()
-  if (clientID !== undefined) doc.clientID = clientID
   optionsArray(doc)
   for (const u of updates) if (u && u.length > 0) Y.applyUpdate(doc, u)
+  if (clientID !== undefined) doc.clientID = clientID
   return doc
 }
 

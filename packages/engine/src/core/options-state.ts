@@ -90,7 +90,7 @@ export function makeOptionsUpdate(
   clientId: number,
   change: (doc: Y.Doc) => void,
 ): { update: Uint8Array; options: RoomOptions } | undefined {
-  const doc = optionsDocFrom([], clientId)
+  const doc = optionsDocFrom([])
   try {
     for (const u of [base, ...pending]) {
       if (!u || u.length === 0) continue
@@ -100,6 +100,8 @@ export function makeOptionsUpdate(
         // As in visibleOptions.
       }
     }
+    // Only now (see optionsDocFrom): the pending updates hold this engine's earlier changes.
+    doc.clientID = clientId
     const update = captureUpdate(doc, change)
     if (!update) return undefined
     const options = readOptions(doc)
