@@ -217,7 +217,8 @@ describe('limits at their edges', () => {
   })
 
   it('an engine waits out rate_limited answers instead of flooding, and gets everything through', async () => {
-    const small = await startRelayWith({ maxFramesPerSecond: 4, maxFrameBurst: 2 })
+    // One frame a second, no burst: hello takes the only token, so the first mutate frame is refused.
+    const small = await startRelayWith({ maxFramesPerSecond: 1, maxFrameBurst: 1 })
     const refusals: number[] = []
     let sockets = 0
     const Watching = interceptingSocket((data) => {
