@@ -42,6 +42,14 @@ describe('three relay nodes', () => {
         .toEqual(['from node 0', 'from node 1', 'from node 2'])
     }
 
+    // Room lists on every node show the same newest comment, whichever node stored it last.
+    await Promise.all([a, b, c, d].map((x) => x.sync()))
+    const newest = (await texts(a, room.id)).at(-1)
+    for (const x of [a, b, c, d]) {
+      await expect.poll(async () => (await x.loadRoomList()).find((r) => r.id === room.id)?.lastComment?.text, { timeout: 10_000 })
+        .toBe(newest)
+    }
+
     await c.updateRoom({ id: room.id, room_name: 'Renamed on node 2' })
     for (const x of [a, b, d]) await expect.poll(async () => (await x.getRoomById(room.id)).name).toBe('Renamed on node 2')
 
