@@ -11,7 +11,7 @@ import { LIMITS } from './limits.js'
 export const helloFrame = z.strictObject({
   type: z.literal('hello'),
   protocolVersion: z.number().int(),
-  token: z.string().min(1).max(4096),
+  token: z.string().min(1).max(LIMITS.maxTokenLength),
   cursor: z.number().int().nonnegative(),
   /** The relay database the cursor belongs to (from an earlier sync); another one means a full sync. */
   epoch: z.number().int().nonnegative().optional(),
@@ -37,7 +37,7 @@ export const pingFrame = z.strictObject({ type: z.literal('ping') })
  */
 export const authFrame = z.strictObject({
   type: z.literal('auth'),
-  token: z.string().min(1).max(4096),
+  token: z.string().min(1).max(LIMITS.maxTokenLength),
 })
 
 export const upFrameSchema = z.discriminatedUnion('type', [helloFrame, mutateFrame, queryFrame, pingFrame, authFrame])

@@ -57,6 +57,10 @@ export const LIMITS = {
   httpHeadersTimeoutMs: 10_000,
   httpRequestTimeoutMs: 30_000,
   httpIdleTimeoutMs: 5_000,
+  /** Characters of a session token (in `hello`, `auth` and `Authorization`). */
+  maxTokenLength: 4096,
+  /** Bytes queued for one socket past which the relay drops a reader too slow to keep up (it reconnects and catches up). */
+  maxSocketBufferedBytes: 32 * 1024 * 1024,
   /** How long a socket closed for flooding (`CLOSE_CODES.rateLimited`) should wait before reconnecting. */
   rateLimitRetryAfterMs: 1_000,
 } as const

@@ -10,7 +10,7 @@
  *   none: their session id is derived from the payload, so they can be revoked too).
  */
 import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { ParlorError, isUserId } from '@parlor/protocol'
+import { LIMITS, ParlorError, isUserId } from '@parlor/protocol'
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32, saltBytes: 16 } as const
 /** Seven days: how long a session token is valid unless the relay is told otherwise. */
@@ -93,7 +93,7 @@ export interface VerifiedToken {
 export function verifyToken(secret: string, token: string | undefined, now: number = Date.now()): VerifiedToken {
   if (!token) throw new ParlorError('unauthorized', 'a session token is required')
   const dot = token.indexOf('.')
-  if (dot <= 0 || token.length > 4096) throw new ParlorError('unauthorized', 'malformed session token')
+  if (dot <= 0 || token.length > LIMITS.maxTokenLength) throw new ParlorError('unauthorized', 'malformed session token')
   const payloadPart = token.slice(0, dot)
   const given = Buffer.from(token.slice(dot + 1), 'base64url')
   const expected = sign(secret, payloadPart)

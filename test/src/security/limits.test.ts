@@ -196,6 +196,16 @@ describe('limits at their edges', () => {
     }).toBe('sync')
   })
 
+  it('token length: a token of maxTokenLength characters is checked (and refused as forged), one more is validation', async () => {
+    const sock = await rawSocket(relay(), owner.token)
+    sock.send({ type: 'auth', token: 'a.'.padEnd(LIMITS.maxTokenLength, 'b') })
+    expect(await sock.next((f) => f.type === 'authed')).toMatchObject({ ok: false, error: { code: 'unauthorized' } })
+    sock.send({ type: 'auth', token: 'a.'.padEnd(LIMITS.maxTokenLength + 1, 'b') })
+    expect((await sock.next((f) => f.type === 'error')).error.code).toBe('validation')
+    const long = await api(relay(), '/v1/sync', undefined, 'a.'.padEnd(LIMITS.maxTokenLength + 1, 'b'))
+    expect(long.body.error.code).toBe('unauthorized')
+  })
+
   it('messages per second: the burst passes, one more is rate_limited with retryAfterMs; flooding closes with 4029 and retryAfterMs', async () => {
     expect(defaultRelayOptions).toMatchObject({ maxFramesPerSecond: LIMITS.maxFramesPerSecond, maxFrameBurst: LIMITS.maxFrameBurst })
     // One token a second: nothing refills while the test sends (bounded by the 1 s refill).

@@ -101,7 +101,7 @@ export function createSocketServer(o: SocketServerOptions) {
       helloTimeoutMs: o.helloTimeoutMs,
       frameRate: o.frameRate ?? LIMITS.maxFramesPerSecond,
       frameBurst: o.frameBurst ?? LIMITS.maxFrameBurst,
-      maxBufferedBytes: 32 * 1024 * 1024,
+      maxBufferedBytes: LIMITS.maxSocketBufferedBytes,
       admit,
     })
     const entry = { conn, isAlive: true }
