@@ -104,6 +104,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const metrics = createRelayMetrics({
     registry: () => sockets.registry.size(),
     isDraining: () => isDraining,
+    optionsDocs: () => core.optionsDocsInMemory(),
     ...(o.redisUrl !== undefined && { watermark: () => backends.redis?.watermark() ?? 0, isRedisUp: () => backends.redis?.isConnected() ?? false }),
   })
   const backends = await openBackends({

@@ -20,6 +20,8 @@ export interface RelayMetricSources {
   /** Whether the Redis subscriber is connected (Redis fan-out). */
   isRedisUp?: () => boolean
   isDraining?: () => boolean
+  /** Rooms whose options document is held in memory. */
+  optionsDocs?: () => number
 }
 
 /** What `/readyz` reports. */
@@ -57,6 +59,7 @@ export function createRelayMetrics(sources: RelayMetricSources = {}): RelayMetri
   m.gauge('parlor_connected_users', 'Users with at least one live connection.', () => sources.registry?.().users ?? 0)
   m.gauge('parlor_rooms_loaded', 'Rooms with at least one live connection (routed on this node).', () => sources.registry?.().rooms ?? 0)
   m.gauge('parlor_syncing_connections', 'Connections still computing their catch-up.', () => sources.registry?.().syncing ?? 0)
+  if (sources.optionsDocs) m.gauge('parlor_options_docs_loaded', 'Rooms whose options document is held in memory.', sources.optionsDocs)
   if (sources.watermark) m.gauge('parlor_fanout_watermark', 'Highest seq delivered to this node’s sockets.', sources.watermark)
   if (sources.isRedisUp) m.gauge('parlor_redis_up', 'Whether the Redis subscriber is connected (1) or not (0).', () => (sources.isRedisUp!() ? 1 : 0))
   m.gauge('parlor_draining', 'Whether the relay is shutting down (1) or not (0).', () => (sources.isDraining?.() ? 1 : 0))

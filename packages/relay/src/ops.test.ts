@@ -31,6 +31,7 @@ describe('operations endpoints (SQLite relay)', () => {
     expect(text).toMatch(/^parlor_errors_total\{code="unauthorized",where="auth"\} 1$/m)
     expect(text).toMatch(/^parlor_http_responses_total\{status="401"\} 1$/m)
     expect(text).toMatch(/^process_resident_memory_bytes \d+$/m)
+    expect(text).toMatch(/^parlor_options_docs_loaded \d+$/m)
 
     socket.ws.close()
     await socket.closed
