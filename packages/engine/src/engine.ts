@@ -142,26 +142,50 @@ export class Engine {
     if (!isUserId(userId)) throw new ParlorError('validation', 'a user id is 1–128 characters of A–Z a–z 0–9 . _ @ + -')
     if (typeof userKey !== 'string' || userKey.length === 0) throw new ParlorError('validation', 'userKey must be a non-empty string')
     const stored = (await this.db.meta.get('session')) as SessionRow | undefined
+    const keyCheck = await checkOf(userId, userKey)
     this.credentials = { userId, userKey }
+    const isSameUser = stored?.user.userId === userId && (stored.keyCheck === undefined || stored.keyCheck === keyCheck)
+    const changesProfile = (username !== undefined && username !== stored?.user.username) || (avatarURL !== undefined && avatarURL !== stored?.user.avatarUrl)
     let session: SessionRow
-    try {
-      const res = await requestSession(this.urls, { userId, userKey, ...(username !== undefined && { username }), ...(avatarURL !== undefined && { avatarUrl: avatarURL }) }, this.fetchFn)
-      session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
-    } catch (e) {
-      if (!isParlorError(e, 'offline') || stored?.user.userId !== userId) throw e
+    if (stored && isSameUser && stored.keyCheck === keyCheck && !changesProfile && stored.expiresAt > Date.now() + 60_000) {
+      // Signed in on this device before with this key and the token is still good: no round trip,
+      // so an app opens on its cached rooms at once (the socket connects in the background).
       session = stored
+    } else {
+      try {
+        const res = await requestSession(this.urls, { userId, userKey, ...(username !== undefined && { username }), ...(avatarURL !== undefined && { avatarUrl: avatarURL }) }, this.fetchFn)
+        session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt, keyCheck }
+      } catch (e) {
+        if (!isParlorError(e, 'offline') || !stored || !isSameUser) throw e
+        session = stored
+      }
     }
     if (stored && stored.user.userId !== userId) await this.clearLocalData()
     await this.db.transaction('rw', this.db.meta, this.db.users, async () => {
       await this.db.meta.put(session)
       await this.db.users.put(session.user)
     })
-    const switching = this.session !== undefined && this.session.user.userId !== userId
+    await this.startSession(session)
+    return session.user
+  }
+
+  /**
+   * Restores the session last stored on this device without the user key (an app reopening), or
+   * resolves undefined when there is none. When its token has expired, sign in with `setUser`.
+   */
+  async resume(): Promise<UserProfile | undefined> {
+    const stored = (await this.db.meta.get('session')) as SessionRow | undefined
+    if (!stored) return undefined
+    await this.startSession(stored)
+    return stored.user
+  }
+
+  private async startSession(session: SessionRow): Promise<void> {
+    const switching = this.session !== undefined && this.session.user.userId !== session.user.userId
     this.session = session
     if (switching) await this.link.restart()
     else this.link.start()
     await this.link.refreshStatus()
-    return session.user
   }
 
   /**
@@ -199,7 +223,7 @@ export class Engine {
     const userId = this.session.user.userId
     const res = await requestSession(this.urls, this.credentials, this.fetchFn)
     if (!this.session || this.session.user.userId !== userId || res.user.userId !== userId) return undefined
-    this.session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
+    this.session = { ...this.session, user: res.user, token: res.token, expiresAt: res.expiresAt }
     await this.db.meta.put(this.session)
     return res.token
   }
@@ -222,9 +246,11 @@ export class Engine {
 
   private async hello(): Promise<UpFrame | undefined> {
     if (!this.session) return undefined
-    if (this.session.expiresAt <= Date.now() + 60_000 && this.credentials) {
+    if (this.session.expiresAt <= Date.now() + 60_000) {
+      // Without the key (resume()), an expired session stays offline until setUser.
+      if (!this.credentials) return undefined
       const res = await requestSession(this.urls, this.credentials, this.fetchFn)
-      this.session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt }
+      this.session = { ...this.session, user: res.user, token: res.token, expiresAt: res.expiresAt }
       await this.db.meta.put(this.session)
     }
     const row = (await this.db.meta.get('cursor')) as CursorRow | undefined
@@ -601,7 +627,13 @@ export class Engine {
   }
 }
 
-/** Creates an engine. Call `setUser` before anything else. */
+/** Hex SHA-256 of a user id and key (WebCrypto, in browsers and Node alike). */
+async function checkOf(userId: string, userKey: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(`parlor:${userId}:${userKey}`))
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Creates an engine. Call `setUser` (or `resume`) before anything else. */
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options)
 }

@@ -4,6 +4,7 @@ import type { Emitter } from './core/emitter.js'
 import type { Logger } from './core/logger.js'
 import type { EngineEvents, EngineStatus } from './engine-types.js'
 import { Connection, type WebSocketCtor } from './net/connection.js'
+import { onNetworkBack } from './net/online-signal.js'
 import { toComment } from './core/present.js'
 import { OutboxSender } from './outbox.js'
 import { RelayClient } from './relay-client.js'
@@ -57,6 +58,7 @@ export class RelayLink {
   private readonly relay: RelayClient
   private readonly tabs: TabChannel
   private hasSession = false
+  private readonly stopWatchingNetwork: () => void
   /** False while the app has taken the engine offline on purpose (`disconnect()`). */
   private wantsOnline = true
   private caughtUp = false
@@ -89,6 +91,7 @@ export class RelayLink {
     this.outbox = new OutboxSender(o.db, this.conn)
     this.relay = new RelayClient(this.conn, () => this.caughtUp)
     this.tabs = new TabChannel(o.dbName, (m) => void this.onTabMessage(m))
+    this.stopWatchingNetwork = onNetworkBack(() => this.conn.retryNow())
   }
 
   private get isLeader(): boolean {
@@ -126,6 +129,7 @@ export class RelayLink {
   async close(): Promise<void> {
     if (this.closed) return
     clearTimeout(this.refreshTimer)
+    this.stopWatchingNetwork()
     await this.conn.stop()
     this.closed = true
     this.outbox.disable()
@@ -149,6 +153,7 @@ export class RelayLink {
   queued(createdAt: number): void {
     // Counted at once, so status() reflects the write the caller just made; computeStatus corrects it.
     this.current = { ...this.current, pending: this.current.pending + 1, oldestPendingAt: this.current.oldestPendingAt ?? createdAt }
+    this.o.events.emit('status', this.status())
     if (this.isLeader) void this.outbox.flush()
     else this.tabs.post({ kind: 'outbox' })
     void this.refreshStatus()
@@ -251,7 +256,8 @@ export class RelayLink {
           break
         }
         this.listed = new Set()
-        if (isHelloAnswer) {
+        // The socket may have closed (disconnect()) while this frame was being applied.
+        if (isHelloAnswer && this.awaitingHelloSync && this.conn.isOpen) {
           this.catchUp = frame.isFull ? 'full' : 'incremental'
           this.awaitingHelloSync = false
           this.caughtUp = true

@@ -60,6 +60,14 @@ export class Connection {
     void this.open()
   }
 
+  /** The platform says the network is back: try now instead of at the end of the backoff. */
+  retryNow(): void {
+    if (!this.wanted || this.socket) return
+    clearTimeout(this.timer)
+    this.attempt = 0
+    void this.open()
+  }
+
   /** Closes the socket and stops reconnecting; resolves once queued frames are handled. */
   async stop(): Promise<void> {
     this.wanted = false

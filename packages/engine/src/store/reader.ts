@@ -30,9 +30,17 @@ export class Reader {
     private readonly me: () => UserProfile,
   ) {}
 
-  private read<T>(fn: () => Promise<T>): Promise<T> {
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
     const { rooms, participants, comments, outbox, users, optionDocs } = this.db
-    return this.db.transaction('r', [rooms, participants, comments, outbox, users, optionDocs], fn)
+    try {
+      return await this.db.transaction('r', [rooms, participants, comments, outbox, users, optionDocs], fn)
+    } catch (e) {
+      // Inside Dexie's liveQuery, Chromium sometimes commits the read transaction between two awaits
+      // (PrematureCommitError). The read then runs again without one: each of its reads is still
+      // consistent, and liveQuery re-runs it on the next change anyway.
+      if ((e as { name?: string }).name !== 'PrematureCommitError') throw e
+      return fn()
+    }
   }
 
   /**

@@ -50,6 +50,8 @@ export interface SessionRow {
   user: UserProfile
   token: string
   expiresAt: number
+  /** SHA-256 of the user id and key, so a later setUser can be checked without the relay. */
+  keyCheck?: string
 }
 
 export interface CursorRow {
