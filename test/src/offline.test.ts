@@ -231,4 +231,38 @@ describe('durability', () => {
     expect(offline.status().online).toBe(false)
     await expect(offline.getRoomById('g:never-cached-room')).rejects.toMatchObject({ code: 'offline' })
   })
+
+  it('signs in again on a device without the relay only with the right key, and resumes without the key', async () => {
+    const userId = uid('alice')
+    const online = await signedIn(relay(), userId)
+    await online.createGroupRoom('Mine', [])
+    await online.sync()
+    const device = deviceOf(online)
+    await online.close()
+
+    const wrong = makeEngine('http://127.0.0.1:9', userId, { indexedDB: device })
+    await expect(wrong.setUser(userId, 'not-the-key')).rejects.toMatchObject({ code: 'offline' })
+    await wrong.close()
+
+    const resumed = makeEngine('http://127.0.0.1:9', userId, { indexedDB: device })
+    expect(await resumed.resume()).toMatchObject({ userId })
+    expect((await resumed.loadRoomList({ show_empty: true })).map((r) => r.name)).toEqual(['Mine'])
+    await resumed.close()
+
+    const fresh = makeEngine(relay(), uid('nobody'))
+    expect(await fresh.resume()).toBeUndefined()
+  })
+
+  it('tells status listeners at once when a mutation is queued', async () => {
+    const alice = await signedIn(relay(), uid('alice'))
+    const room = await alice.createGroupRoom('Status', [])
+    await alice.sync()
+    await alice.disconnect()
+    const seen: number[] = []
+    alice.on('status', (s) => seen.push(s.pending))
+    await alice.sendComment(room.id, 'one')
+    await alice.sendComment(room.id, 'two')
+    expect(seen.slice(0, 2)).toEqual([1, 2])
+    expect(alice.status()).toMatchObject({ online: false, pending: 2 })
+  })
 })

@@ -94,6 +94,10 @@ export class RelayLink {
     this.stopWatchingNetwork = onNetworkBack(() => this.conn.retryNow())
   }
 
+  private isOnline(): boolean {
+    return this.isLeader ? this.caughtUp : this.leaderOnline
+  }
+
   private get isLeader(): boolean {
     return this.o.leadership.isLeader
   }
@@ -152,7 +156,8 @@ export class RelayLink {
   /** A mutation was queued in this tab: send it (or ask the leader to). */
   queued(createdAt: number): void {
     // Counted at once, so status() reflects the write the caller just made; computeStatus corrects it.
-    this.current = { ...this.current, pending: this.current.pending + 1, oldestPendingAt: this.current.oldestPendingAt ?? createdAt }
+    const { pending, oldestPendingAt } = this.current
+    this.current = { ...this.current, online: this.isOnline(), pending: pending + 1, oldestPendingAt: oldestPendingAt ?? createdAt }
     this.o.events.emit('status', this.status())
     if (this.isLeader) void this.outbox.flush()
     else this.tabs.post({ kind: 'outbox' })
@@ -400,7 +405,7 @@ export class RelayLink {
       db.meta.get('cursor') as Promise<CursorRow | undefined>,
     ]).catch(() => [0, undefined, undefined] as const)
     if (this.closed) return
-    const online = this.isLeader ? this.caughtUp : this.leaderOnline
+    const online = this.isOnline()
     const next: EngineStatus = { online, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt, catchUp: this.catchUp }
     const changed = JSON.stringify(next) !== JSON.stringify(this.current)
     this.current = next
