@@ -58,8 +58,6 @@ interface Entry {
   state: Uint8Array | undefined
   lastRowId: number
   seq: number
-  /** Rows merged into `state` since it was last compacted in memory. */
-  merges: number
   /** The document is the deterministic conversion of the room's options column, not stored yet. */
   isLegacy: boolean
   lastUsed: number
@@ -110,21 +108,19 @@ export class OptionsDocs {
         state: hasLegacy ? legacyOptionsState(room.options) : undefined,
         lastRowId: 0,
         seq: hasLegacy ? room.version : 0,
-        merges: 0,
         isLegacy: hasLegacy,
         lastUsed: this.o.now(),
       }
     }
     const base = cached && !cached.isLegacy ? [cached.state] : []
     const parts = [...base, ...rows.map((r) => r.update)].filter((u): u is Uint8Array => u !== undefined)
-    const merges = (cached?.merges ?? 0) + rows.length
-    // Merged updates keep every tombstone's content; a document merged often is re-encoded.
-    const state = parts.length === 1 ? parts[0]! : merges > 16 ? compactOptionsState(parts) : Y.mergeUpdates(parts)
+    // Re-encoded through a document, not just merged: merged updates keep the content of every
+    // deleted entry, and this state is what readers are sent.
+    const state = parts.length === 1 ? parts[0]! : compactOptionsState(parts)
     return {
       state,
       lastRowId: rows.at(-1)!.id,
       seq: Math.max(cached?.seq ?? 0, ...rows.map((r) => r.seq)),
-      merges: merges > 16 ? 0 : merges,
       isLegacy: false,
       lastUsed: this.o.now(),
     }
