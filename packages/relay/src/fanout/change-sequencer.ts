@@ -134,19 +134,23 @@ export class ChangeSequencer {
   /**
    * Fills seqs (`after`, `upto`] from storage: a seq with no rebuilt change (every row it wrote was
    * rewritten since) still counts as delivered. Seqs that arrived meanwhile keep their own batch.
+   * Returns how many seqs were filled.
    */
-  fill(after: number, upto: number, changes: RelayChange[]): void {
+  fill(after: number, upto: number, changes: RelayChange[]): number {
     const bySeq = new Map<number, RelayChange[]>()
     for (const c of changes) {
       let list = bySeq.get(c.seq)
       if (!list) bySeq.set(c.seq, (list = []))
       list.push(c)
     }
+    let filled = 0
     for (let seq = Math.max(after, this.watermark) + 1; seq <= upto; seq++) {
       if (this.batches.has(seq) || this.waiting.has(seq) || this.open?.seq === seq) continue
       this.batches.set(seq, bySeq.get(seq) ?? [])
+      filled++
     }
     this.drain()
+    return filled
   }
 
   private drain(): void {

@@ -26,12 +26,16 @@ function fakeLog() {
 }
 
 async function cluster(n: number, opts: { gapWaitMs?: number; pollMs?: number } = {}) {
+  let recovered = 0
   const { redisUrl } = await testServices()
   const log = fakeLog()
   const channel = `test:${randomBytes(6).toString('hex')}`
   const nodes: Array<{ fanout: RedisFanout; seen: string[] }> = []
   for (let i = 0; i < n; i++) {
-    const fanout = await createRedisFanout({ url: redisUrl, channel, currentSeq: log.currentSeq, recover: log.recover, ...opts })
+    const fanout = await createRedisFanout({
+      url: redisUrl, channel, currentSeq: log.currentSeq, recover: log.recover, ...opts,
+      observe: { recovered: (count) => void (recovered += count) },
+    })
     const seen: string[] = []
     fanout.subscribe((c) => seen.push(`${c.seq}:${c.roomId}`))
     nodes.push({ fanout, seen })
@@ -43,19 +47,23 @@ async function cluster(n: number, opts: { gapWaitMs?: number; pollMs?: number } 
     for (const c of changes) await nodes[node]!.fanout.publish(c)
     return changes[0]!.seq
   }
-  return { nodes, log, write, redisUrl, channel }
+  return { nodes, log, write, redisUrl, channel, recovered: () => recovered }
 }
 
 const expected = (...items: Array<[number, string]>) => items.map(([s, r]) => `${s}:${r}`)
 
 describe('Redis fan-out', () => {
   it('delivers every node’s changes to every node in seq order, a seq’s changes together', async () => {
-    const { nodes, write } = await cluster(3)
-    await write(0, 'a')
-    await write(1, 'b', 'c')
-    await write(2, 'd')
-    const all = expected([1, 'a'], [2, 'b'], [2, 'c'], [3, 'd'])
+    // Frequent polls see seqs in flight, but only seqs missing for gapWaitMs are read from storage.
+    const { nodes, write, recovered } = await cluster(3, { pollMs: 5 })
+    for (let i = 0; i < 10; i++) {
+      await write(0, `a${i}`)
+      await write(1, `b${i}`, `c${i}`)
+      await write(2, `d${i}`)
+    }
+    const all = Array.from({ length: 10 }, (_, i) => expected([3 * i + 1, `a${i}`], [3 * i + 2, `b${i}`], [3 * i + 2, `c${i}`], [3 * i + 3, `d${i}`])).flat()
     for (const n of nodes) await vi.waitFor(() => expect(n.seen).toEqual(all), { timeout: 5000 })
+    expect(recovered()).toBe(0)
   })
 
   it('holds a seq that arrives early until the lower one comes, and makes a local publish wait for it', async () => {

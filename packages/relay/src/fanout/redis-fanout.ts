@@ -172,33 +172,36 @@ export async function createRedisFanout(options: RedisFanoutOptions): Promise<Re
 
   // ---- gaps: rebuild from storage what no message brought ----------------------------------------
   let gapTimer: NodeJS.Timeout | undefined
-  let gapTarget = 0
+  /** The highest seq known to be committed (from held seqs and polls). */
+  let knownTarget = 0
+  /** What the running timer will rebuild: only seqs that have been missing for gapWaitMs. */
+  let armedTarget = 0
   let isRecovering = false
 
-  /** Seqs up to `upto` are committed; if they have not all arrived within gapWaitMs, read them. */
+  /** Seqs up to `upto` are committed; those still missing after gapWaitMs are read from storage. */
   function suspect(upto: number): void {
     if (upto <= sequencer.watermark) return
-    gapTarget = Math.max(gapTarget, upto)
+    knownTarget = Math.max(knownTarget, upto)
     if (gapTimer || isRecovering || isClosed) return
+    armedTarget = knownTarget
     gapTimer = setTimeout(() => {
       gapTimer = undefined
-      void recover()
+      void recover(armedTarget)
     }, gapWaitMs)
   }
 
-  async function recover(): Promise<void> {
+  async function recover(target: number): Promise<void> {
     if (isRecovering || isClosed) return
     isRecovering = true
     let count = 0
     try {
-      while (!isClosed && sequencer.watermark < gapTarget) {
+      while (!isClosed && sequencer.watermark < target) {
         const after = sequencer.watermark
-        const upto = Math.min(gapTarget, after + recoverBatch)
+        const upto = Math.min(target, after + recoverBatch)
         const { currentSeq, changes } = await options.recover(after, upto)
         const filledUpto = Math.min(upto, currentSeq)
         if (filledUpto <= after) break
-        sequencer.fill(after, filledUpto, changes)
-        count += filledUpto - after
+        count += sequencer.fill(after, filledUpto, changes)
         // A local seq still publishing holds the line; its owner will move on.
         if (sequencer.watermark < filledUpto) break
       }
@@ -218,7 +221,7 @@ export async function createRedisFanout(options: RedisFanoutOptions): Promise<Re
   function afterChange(): void {
     const held = sequencer.lowestHeld()
     if (held !== undefined) suspect(held - 1)
-    else if (gapTarget > sequencer.watermark) suspect(gapTarget)
+    else if (knownTarget > sequencer.watermark) suspect(knownTarget)
   }
 
   async function poll(): Promise<void> {
