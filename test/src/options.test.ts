@@ -78,6 +78,19 @@ describe('options offline', () => {
     expect(again.status().pending).toBe(0)
   })
 
+  it('sends large option updates queued offline in frames the relay accepts', async () => {
+    const { a, b, room } = await trio()
+    await a.disconnect()
+    const big = (i: number) => Object.fromEntries(Array.from({ length: 7 }, (_, k) => [`k${k}`, `${i}`.repeat(1000)]))
+    // 60 updates of ~7–14 KiB each: more than one frame's worth.
+    for (let i = 0; i < 60; i++) await a.updateRoom({ id: room.id, options: big(i % 10) })
+    a.connect()
+    await a.sync()
+    await b.sync()
+    await everyoneHas([a, b], room.id, big(59 % 10))
+    expect(a.status().pending).toBe(0)
+  })
+
   it('refuses the edits of a participant removed while offline and drops its local copy of the options', async () => {
     const { a, b, room } = await trio({ a: '1' })
     await b.disconnect()

@@ -1,8 +1,10 @@
-import { LIMITS, type MutationResult } from '@parlor/protocol'
+import { LIMITS, utf8Length, type MutationResult } from '@parlor/protocol'
 import type { Connection } from './net/connection.js'
 import type { ParlorDb } from './store/db.js'
 
 const ACK_TIMEOUT_MS = 30_000
+/** Bytes of mutations per `mutate` frame (the rest of the frame is a few dozen). */
+const FRAME_BUDGET = Math.floor(LIMITS.maxFrameBytes * 0.8)
 
 /**
  * Sends queued mutations over the connection: in the order they were made, at most
@@ -71,6 +73,7 @@ export class OutboxSender {
     const held = new Set<string>()
     let nextRetry = Infinity
     const batch = []
+    let bytes = 0
     for (const row of rows) {
       if (held.has(row.roomId)) continue
       if (row.notBefore !== undefined && row.notBefore > now) {
@@ -78,6 +81,10 @@ export class OutboxSender {
         nextRetry = Math.min(nextRetry, row.notBefore)
         continue
       }
+      // Frames stay well within the relay's byte bound (a comment or an options update can be large).
+      const size = utf8Length(JSON.stringify(row.mutation))
+      if (batch.length > 0 && bytes + size > FRAME_BUDGET) break
+      bytes += size
       batch.push(row.mutation)
       if (batch.length === LIMITS.maxMutationsPerFrame) break
     }
