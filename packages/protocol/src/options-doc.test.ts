@@ -146,7 +146,7 @@ describe('options document', () => {
     for (const [k, v] of Object.entries(live)) setOption(fresh, k, v)
     const churned = state(docs[0]!).length
     expect(churned, `churned ${churned} B vs fresh ${state(fresh).length} B`).toBeLessThanOrEqual(2 * state(fresh).length)
-  })
+  }, 60_000)
 
   it('converges: random sets and deletes from 3 documents, delivered in random order, give equal maps', () => {
     const op = fc.record({
@@ -186,7 +186,7 @@ describe('options document', () => {
       }),
       { numRuns: 300 },
     )
-  })
+  }, 60_000)
 })
 
 describe('validateOptionsUpdate', () => {
