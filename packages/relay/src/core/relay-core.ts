@@ -219,9 +219,6 @@ export function createRelayCore(options: RelayCoreOptions) {
       })
     },
 
-    /** Subscribes to every published change (the y-websocket endpoint follows its rooms). */
-    onChange: (fn: (change: RelayChange) => void): (() => void) => fanout.subscribe(fn),
-
     /** Options documents held in memory (metrics, tests). */
     optionsDocsInMemory: (): number => optionsDocs.size,
 
