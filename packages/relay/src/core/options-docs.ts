@@ -58,6 +58,8 @@ interface Entry {
   state: Uint8Array | undefined
   lastRowId: number
   seq: number
+  /** Rows storage holds for the room, as far as this cache knows (compaction past compactAfterRows). */
+  rows: number
   /** The document is the deterministic conversion of the room's options column, not stored yet. */
   isLegacy: boolean
   lastUsed: number
@@ -94,9 +96,7 @@ export class OptionsDocs {
     const rows = await reader.listOptionsUpdates(room.id, cached?.lastRowId ?? 0)
     const entry = this.merge(room, cached, rows)
     this.touch(room.id, entry)
-    if (rows.length >= this.o.compactAfterRows || (cached === undefined && rows.length > 1 && rows.length >= this.o.compactAfterRows / 4)) {
-      this.scheduleCompaction(room.id)
-    }
+    if (entry.rows >= this.o.compactAfterRows) this.scheduleCompaction(room.id)
     return { state: entry.state, seq: entry.seq }
   }
 
@@ -108,6 +108,7 @@ export class OptionsDocs {
         state: hasLegacy ? legacyOptionsState(room.options) : undefined,
         lastRowId: 0,
         seq: hasLegacy ? room.version : 0,
+        rows: 0,
         isLegacy: hasLegacy,
         lastUsed: this.o.now(),
       }
@@ -121,6 +122,7 @@ export class OptionsDocs {
       state,
       lastRowId: rows.at(-1)!.id,
       seq: Math.max(cached?.seq ?? 0, ...rows.map((r) => r.seq)),
+      rows: (cached?.rows ?? 0) + rows.length,
       isLegacy: false,
       lastUsed: this.o.now(),
     }
