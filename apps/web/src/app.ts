@@ -1,5 +1,5 @@
 import { render } from 'lit-html'
-import { isParlorError, type Comment, type Engine, type Participant, type Room } from '@parlor/engine'
+import { isParlorError, type Comment, type Engine, type Mutation, type Participant, type Room } from '@parlor/engine'
 import { describeError, describeFailure } from './errors.js'
 import { parseIds } from './format.js'
 import { forgetCredentials, openSession, savedCredentials, type Credentials } from './session.js'
@@ -163,7 +163,7 @@ export class App {
     this.roomListPages = []
   }
 
-  private onMutationFailed(mutation: { id: string; name: string; args: unknown }, error: unknown): void {
+  private onMutationFailed(mutation: { id: string; name: Mutation['name']; args: unknown }, error: unknown): void {
     if (mutation.name === 'markAsRead') return // harmless: the next view marks again
     if (mutation.name === 'sendComment') {
       const a = mutation.args as { roomId: string; uniqueId: string; text: string }

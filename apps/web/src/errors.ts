@@ -1,4 +1,4 @@
-import { isParlorError, type ErrorCode } from '@parlor/engine'
+import { isParlorError, type ErrorCode, type Mutation } from '@parlor/engine'
 
 /** What each engine error code means to a person using the app. */
 const MESSAGES: Record<ErrorCode, string> = {
@@ -23,7 +23,7 @@ const MESSAGES: Record<ErrorCode, string> = {
 }
 
 /** What a failed change was, in words: "Sending your message", "Creating the group", … */
-const ACTIONS: Record<string, string> = {
+const ACTIONS: Record<Mutation['name'], string> = {
   chatTarget: 'Starting the chat',
   createGroupRoom: 'Creating the group',
   getOrCreateChannel: 'Joining the channel',
@@ -32,6 +32,7 @@ const ACTIONS: Record<string, string> = {
   removeParticipants: 'Removing participants',
   sendComment: 'Sending your message',
   markAsRead: 'Marking the room as read',
+  updateOptions: 'Saving the room’s options',
 }
 
 /** A sentence for any thrown value; engine errors by code, the rest generically. */
@@ -41,7 +42,7 @@ export function describeError(e: unknown): string {
 }
 
 /** A sentence for a change the server refused: "Sending your message failed: …". */
-export function describeFailure(mutationName: string, e: unknown): string {
-  const action = ACTIONS[mutationName] ?? 'A change'
+export function describeFailure(mutationName: Mutation['name'], e: unknown): string {
+  const action = ACTIONS[mutationName]
   return `${action} failed. ${describeError(e)}`
 }
