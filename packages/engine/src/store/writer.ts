@@ -78,16 +78,24 @@ export class Writer {
     })
   }
 
-  /** Live changes, in order, in one transaction. */
+  /**
+   * Live changes, in order, in one transaction. A burst touches few rows many times: only the newest
+   * room row of each room is written, and the comments go in with a few bulk operations at the end
+   * (after the read pointers they may count against).
+   */
   applyChanges(frames: readonly ChangeFrame[]): Promise<Changes> {
+    const newest = new Map<string, number>()
+    for (const f of frames) if (f.room) newest.set(f.room.id, Math.max(newest.get(f.room.id) ?? -1, f.room.version))
     return this.write(async (ch) => {
+      const comments: CommentRecord[] = []
       for (const frame of frames) {
         // The document first, so the room row that comes with it finds the options it names.
         if (frame.optionsUpdate !== undefined) await this.applyOptionsUpdate(frame.roomId, frame.optionsUpdate, frame.seq, ch)
-        if (frame.room) await this.putRoom(frame.room, ch)
+        if (frame.room && frame.room.version >= newest.get(frame.room.id)!) await this.putRoom(frame.room, ch)
         if (frame.participants) await this.putParticipants(frame.participants, ch)
-        if (frame.comments) await this.putComments(frame.comments, ch, true)
+        if (frame.comments) comments.push(...frame.comments)
       }
+      await this.putComments(comments, ch, true)
       await this.setCursor(Math.max(...frames.map((f) => f.seq)), false)
     })
   }
@@ -95,8 +103,12 @@ export class Writer {
   /** Settles acknowledged mutations: effects into the base, outbox rows deleted or rescheduled. */
   settle(results: readonly MutationResult[], backoffMs: (attempts: number) => number): Promise<Changes> {
     return this.write(async (ch) => {
+      const rows = await this.db.outbox.where('id').anyOf(results.map((r) => r.mutationId)).toArray()
+      const byId = new Map(rows.map((r) => [r.id, r]))
+      const done: number[] = []
+      const comments: CommentRecord[] = []
       for (const res of results) {
-        const row = await this.db.outbox.where('id').equals(res.mutationId).first()
+        const row = byId.get(res.mutationId)
         if (!row) continue
         ch.roomIds.add(row.roomId)
         if (res.ok) {
@@ -104,8 +116,8 @@ export class Writer {
           if (row.mutation.name === 'updateOptions') await this.applyOptionsUpdate(row.roomId, row.mutation.args.update, 0, ch)
           if (res.value.room) await this.putRoom(res.value.room, ch)
           if (res.value.participants) await this.putParticipants(res.value.participants, ch)
-          if (res.value.comment) await this.putComments([res.value.comment], ch, true)
-          await this.db.outbox.delete(row.seq!)
+          if (res.value.comment) comments.push(res.value.comment)
+          done.push(row.seq!)
           continue
         }
         const error = ParlorError.fromWire(res.error)
@@ -117,12 +129,14 @@ export class Writer {
             notBefore: Date.now() + (error.retryAfterMs ?? backoffMs(attempts)),
           })
         } else {
-          await this.db.outbox.delete(row.seq!)
+          done.push(row.seq!)
           ch.failed.push({ row, error })
           // A refused options update: take the relay's document again rather than trust this one.
           if (row.mutation.name === 'updateOptions' && error.code !== 'forbidden' && error.code !== 'not_found') ch.resyncRoomIds.add(row.roomId)
         }
       }
+      await this.putComments(comments, ch, true)
+      await this.db.outbox.bulkDelete(done)
     })
   }
 
@@ -269,16 +283,26 @@ export class Writer {
     })
   }
 
+  /** Stores comments not held yet (bulk), counting others' new ones as unread per room. */
   private async putComments(rows: readonly CommentRecord[], ch: Changes, countUnread: boolean) {
+    if (rows.length === 0) return
+    const held = await this.db.comments.bulkGet(rows.map((c) => [c.roomId, c.id] as [string, number]))
+    const fresh = new Map<string, CommentRecord>()
+    rows.forEach((c, i) => {
+      if (!held[i]) fresh.set(`${c.roomId}\u0000${c.id}`, c)
+    })
+    if (fresh.size === 0) return
+    const added = [...fresh.values()]
+    await this.db.comments.bulkPut(added)
+    ch.comments.push(...added)
+    for (const c of added) ch.roomIds.add(c.roomId)
+    if (!countUnread) return
     const me = this.me()
-    for (const c of rows) {
-      if (await this.db.comments.get([c.roomId, c.id])) continue
-      await this.db.comments.put(c)
-      ch.comments.push(c)
-      ch.roomIds.add(c.roomId)
-      if (!countUnread) continue
-      const room = await this.db.rooms.get(c.roomId)
-      if (room && isUnreadFor(c, me, room.lastReadCommentId)) await this.db.rooms.update(c.roomId, { unreadCount: room.unreadCount + 1 })
+    for (const roomId of new Set(added.map((c) => c.roomId))) {
+      const room = await this.db.rooms.get(roomId)
+      if (!room) continue
+      const unread = added.filter((c) => c.roomId === roomId && isUnreadFor(c, me, room.lastReadCommentId)).length
+      if (unread > 0) await this.db.rooms.update(roomId, { unreadCount: room.unreadCount + unread })
     }
   }
 
