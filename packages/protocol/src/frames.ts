@@ -15,6 +15,8 @@ export const helloFrame = z.strictObject({
   cursor: z.number().int().nonnegative(),
   /** The relay database the cursor belongs to (from an earlier sync); another one means a full sync. */
   epoch: z.number().int().nonnegative().optional(),
+  /** Mutations in the engine's outbox (not yet acknowledged) when it connects, for the relay's metrics. */
+  pending: z.number().int().nonnegative().optional(),
 })
 
 /** A batch of queued mutations, applied in order, each answered in one `ack`. */
@@ -40,7 +42,17 @@ export const authFrame = z.strictObject({
   token: z.string().min(1).max(LIMITS.maxTokenLength),
 })
 
-export const upFrameSchema = z.discriminatedUnion('type', [helloFrame, mutateFrame, queryFrame, pingFrame, authFrame])
+/**
+ * The engine's outbox depth changed (mutations not yet acknowledged), for the relay's metrics.
+ * Engines send it only when the depth changed, at most once per `LIMITS.outboxReportIntervalMs`;
+ * it is not answered (a bad one is answered `error`, like any frame).
+ */
+export const reportFrame = z.strictObject({
+  type: z.literal('report'),
+  pending: z.number().int().nonnegative(),
+})
+
+export const upFrameSchema = z.discriminatedUnion('type', [helloFrame, mutateFrame, queryFrame, pingFrame, authFrame, reportFrame])
 export type UpFrame = z.infer<typeof upFrameSchema>
 /** Every `type` an up frame may have (so tests can check that each is covered). */
 export const UP_FRAME_TYPES = upFrameSchema.options.map((o) => o.shape.type.value)

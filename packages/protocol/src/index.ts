@@ -103,6 +103,7 @@ export {
   resultFrame,
   errorFrame,
   authFrame,
+  reportFrame,
   authedFrame,
   logoutResponseSchema,
   UP_FRAME_TYPES,

@@ -61,6 +61,8 @@ export const LIMITS = {
   maxTokenLength: 4096,
   /** Bytes queued for one socket past which the relay drops a reader too slow to keep up (it reconnects and catches up). */
   maxSocketBufferedBytes: 32 * 1024 * 1024,
+  /** Engines report a changed outbox depth (`report` frame) at most this often. */
+  outboxReportIntervalMs: 1_000,
   /** How long a socket closed for flooding (`CLOSE_CODES.rateLimited`) should wait before reconnecting. */
   rateLimitRetryAfterMs: 1_000,
 } as const

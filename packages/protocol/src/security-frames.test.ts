@@ -3,7 +3,33 @@ import { CLOSE_CODES, LIMITS, UP_FRAME_TYPES, decodeDownFrame, decodeUpFrame, is
 
 describe('auth frames, close codes and limits', () => {
   it('lists every up frame type', () => {
-    expect([...UP_FRAME_TYPES].sort()).toEqual(['auth', 'hello', 'mutate', 'ping', 'query'])
+    expect([...UP_FRAME_TYPES].sort()).toEqual(['auth', 'hello', 'mutate', 'ping', 'query', 'report'])
+  })
+
+  it('accepts an outbox depth in hello and in report { pending }, strictly', () => {
+    const hello = { type: 'hello', protocolVersion: 1, token: 't', cursor: 0 }
+    expect(decodeUpFrame(JSON.stringify({ ...hello, pending: 3 }))).toEqual({ ...hello, pending: 3 })
+    expect(decodeUpFrame(JSON.stringify(hello))).toEqual(hello)
+    expect(decodeUpFrame('{"type":"report","pending":0}')).toEqual({ type: 'report', pending: 0 })
+    const bad = [
+      { ...hello, pending: -1 },
+      { ...hello, pending: 1.5 },
+      { type: 'report' },
+      { type: 'report', pending: -1 },
+      { type: 'report', pending: 2.5 },
+      { type: 'report', pending: '3' },
+      { type: 'report', pending: 1e300 },
+      { type: 'report', pending: 1, oldest: 5 },
+    ]
+    for (const frame of bad) {
+      let err: unknown
+      try {
+        decodeUpFrame(JSON.stringify(frame))
+      } catch (e) {
+        err = e
+      }
+      expect(isParlorError(err, 'validation'), JSON.stringify(frame)).toBe(true)
+    }
   })
 
   it('accepts auth { token } strictly and its authed answers', () => {

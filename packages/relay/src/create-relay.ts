@@ -105,6 +105,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     registry: () => sockets.registry.size(),
     isDraining: () => isDraining,
     optionsDocs: () => core.optionsDocsInMemory(),
+    outboxDepth: () => sockets.outboxDepth(),
     ...(o.redisUrl !== undefined && { watermark: () => backends.redis?.watermark() ?? 0, isRedisUp: () => backends.redis?.isConnected() ?? false }),
   })
   const backends = await openBackends({

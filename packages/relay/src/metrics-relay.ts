@@ -22,6 +22,8 @@ export interface RelayMetricSources {
   isDraining?: () => boolean
   /** Rooms whose options document is held in memory. */
   optionsDocs?: () => number
+  /** Outbox depths reported by the engines on this node's live sockets. */
+  outboxDepth?: () => { sum: number; max: number; nonEmpty: number }
 }
 
 /** What `/readyz` reports. */
@@ -59,6 +61,12 @@ export function createRelayMetrics(sources: RelayMetricSources = {}): RelayMetri
   m.gauge('parlor_connected_users', 'Users with at least one live connection.', () => sources.registry?.().users ?? 0)
   m.gauge('parlor_rooms_loaded', 'Rooms with at least one live connection (routed on this node).', () => sources.registry?.().rooms ?? 0)
   m.gauge('parlor_syncing_connections', 'Connections still computing their catch-up.', () => sources.registry?.().syncing ?? 0)
+  if (sources.outboxDepth) {
+    const depth = sources.outboxDepth
+    m.gauge('parlor_engine_outbox_depth_sum', 'Mutations queued in the outboxes of the engines connected here, as they last reported them.', () => depth().sum)
+    m.gauge('parlor_engine_outbox_depth_max', 'Largest outbox depth reported by an engine connected here.', () => depth().max)
+    m.gauge('parlor_engine_outbox_nonempty', 'Engines connected here that report a non-empty outbox.', () => depth().nonEmpty)
+  }
   if (sources.optionsDocs) m.gauge('parlor_options_docs_loaded', 'Rooms whose options document is held in memory.', sources.optionsDocs)
   if (sources.watermark) m.gauge('parlor_fanout_watermark', 'Highest seq delivered to this node’s sockets.', sources.watermark)
   if (sources.isRedisUp) m.gauge('parlor_redis_up', 'Whether the Redis subscriber is connected (1) or not (0).', () => (sources.isRedisUp!() ? 1 : 0))

@@ -89,6 +89,8 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/socket': sock(...anyone),
   'frame hello': sock(BAD, BAD, BAD, BAD), // a second hello on a live socket
   'frame ping': sock(...anyone),
+  // The engine's outbox depth, for /metrics: any signed-in socket may tell its own (not answered).
+  'frame report': sock(...anyone),
   // The frame carries the caller's token on a socket of the same user; a bad token there is refused
   // in the answer and the socket stays on its old one.
   'frame auth': [ok, ok, ok, ok, 'validation', X, U, U],
@@ -260,11 +262,15 @@ function mutationAnswer(result: any): Answer {
   return result.ok ? ok : result.error.code
 }
 
-/** Opens a socket as the cell's caller and sends `frame` right after hello; the answer to it. */
-async function overSocket(c: Cell, frame: Record<string, unknown>, answers: (f: any) => boolean): Promise<{ answer: Answer; frame?: any }> {
+/**
+ * Opens a socket as the cell's caller and sends `frame` right after hello (and `then` after it, for
+ * a frame that is not answered); the answer to it.
+ */
+async function overSocket(c: Cell, frame: Record<string, unknown>, answers: (f: any) => boolean, then?: Record<string, unknown>): Promise<{ answer: Answer; frame?: any }> {
   const sock = await rawSocket(c.r)
   sock.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, ...(c.token === undefined ? {} : { token: c.token }), cursor: 0 })
   sock.send(frame)
+  if (then) sock.send(then)
   const outcome = await Promise.race([
     sock.next(answers).then((f) => ({ frame: f })),
     sock.closed.then((closed) => ({ closed })),
@@ -360,6 +366,9 @@ const PERFORM: Record<string, (c: Cell) => Promise<Answer>> = {
   'frame hello': async (c) =>
     (await overSocket(c, { type: 'hello', protocolVersion: PROTOCOL_VERSION, token: c.token ?? 'x', cursor: 0 }, (f) => f.type === 'error')).answer,
   'frame ping': async (c) => (await overSocket(c, { type: 'ping' }, (f) => f.type === 'pong')).answer,
+  // Not answered: a ping after it shows it was taken (its pong), or the error refusing it comes first.
+  'frame report': async (c) =>
+    (await overSocket(c, { type: 'report', pending: 3 }, (f) => f.type === 'pong' || f.type === 'error', { type: 'ping' })).answer,
   'frame auth': async (c) => {
     // The socket belongs to the caller (or, for bad tokens, to the user they pretend to be).
     const isBad = ['noToken', 'expiredToken', 'forgedToken', 'unknownUser'].includes(c.caller)

@@ -1,6 +1,6 @@
 /**
  * One engine's socket: the hello handshake, catch-up, live changes in commit order, and the
- * mutate/query/ping frames. Inbound frames are handled one at a time, in order; everything sent goes
+ * mutate/query/ping/auth/report frames. Inbound frames are handled one at a time, in order; everything sent goes
  * through one outbound queue, so a mutation's change frames always precede the ack that answers it.
  */
 import { splitSyncFrame } from '../core/split-sync-frame.js'
@@ -65,6 +65,8 @@ export class Connection {
   sessionId: string | undefined
   /** When that token expires; the socket closes with `tokenExpired` then unless `auth` refreshed it. */
   expiresAt = Infinity
+  /** The engine's outbox depth as it last reported it (hello or `report`); 0 until it does. */
+  pending = 0
   private state: State = 'handshake'
   /** Rooms whose live changes this connection delivers (its user is an active participant). */
   private readonly rooms = new Set<string>()
@@ -179,6 +181,7 @@ export class Connection {
     }
     if (this.state !== 'handshake') return
     this.userId = session.userId
+    this.pending = frame.pending ?? 0
     this.useSession(session)
     if (this.o.admit && !this.o.admit(this)) {
       return this.close(CLOSE_CODES.tooManySockets, 'this user has too many sockets open; limit_exceeded')
@@ -225,6 +228,10 @@ export class Connection {
         return this.enqueue(async () => this.send({ type: 'pong' }))
       case 'auth':
         return this.handleAuth(frame.token)
+      case 'report':
+        // Read only by /metrics (as totals); nothing is answered.
+        this.pending = frame.pending
+        return
       case 'query': {
         let answer: DownFrame
         try {

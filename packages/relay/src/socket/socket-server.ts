@@ -122,6 +122,23 @@ export function createSocketServer(o: SocketServerOptions) {
   return {
     registry,
 
+    /**
+     * The outbox depths engines reported on this node's live sockets: their sum, the largest, and
+     * how many sockets reported a non-empty outbox. Computed when asked (a metrics scrape).
+     */
+    outboxDepth(): { sum: number; max: number; nonEmpty: number } {
+      let sum = 0
+      let max = 0
+      let nonEmpty = 0
+      for (const { conn } of sockets.values()) {
+        if (!conn.isLive || conn.pending === 0) continue
+        sum += conn.pending
+        max = Math.max(max, conn.pending)
+        nonEmpty++
+      }
+      return { sum, max, nonEmpty }
+    },
+
     /** Open sockets (any state) and sockets of `userId`, for tests and metrics. */
     socketCount(userId?: string): number {
       return userId === undefined ? sockets.size : (byUser.get(userId)?.size ?? 0)
