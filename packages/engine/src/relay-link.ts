@@ -1,4 +1,4 @@
-import { ParlorError, parseWith, roomByIdValueSchema, type ChangeFrame, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
+import { LIMITS, ParlorError, parseWith, roomByIdValueSchema, type ChangeFrame, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
 import { backoffDelay, type Backoff } from './core/backoff.js'
 import type { Emitter } from './core/emitter.js'
 import type { Logger } from './core/logger.js'
@@ -76,14 +76,28 @@ export class RelayLink {
   private lastStatusAt = 0
   private readonly resyncedAt = new Map<string, number>()
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
+  /** The outbox depth put in the hello being sent; the relay's value once that socket opens. */
+  private helloPending = 0
+  /** The outbox depth the relay was last told on the open socket; undefined without one. */
+  private reportedPending: number | undefined
+  private reportedAt = 0
+  /** The outbox depth last counted (computeStatus), which the next report sends. */
+  private latestPending = 0
+  private reportTimer: ReturnType<typeof setTimeout> | undefined
+  /** No report before this time: the relay rate-limited the socket (reports yield to the outbox). */
+  private reportsResumeAt = 0
 
   constructor(private readonly o: RelayLinkOptions) {
     this.conn = new Connection({
       urls: o.urls,
       WebSocket: o.WebSocket,
-      hello: () => o.hello(),
+      hello: () => this.hello(),
       onFrames: (frames) => this.onFrames(frames),
-      onOpen: () => (this.awaitingHelloSync = true),
+      onOpen: () => {
+        this.awaitingHelloSync = true
+        this.reportedPending = this.helloPending
+        this.reportedAt = Date.now()
+      },
       onClose: (code) => this.onClose(code),
       logger: o.logger.child({ part: 'connection' }),
       backoff: o.backoff,
@@ -92,6 +106,14 @@ export class RelayLink {
     this.relay = new RelayClient(this.conn, () => this.caughtUp)
     this.tabs = new TabChannel(o.dbName, (m) => void this.onTabMessage(m))
     this.stopWatchingNetwork = onNetworkBack(() => this.conn.retryNow())
+  }
+
+  /** The hello frame, telling the relay the (shared) outbox's depth for its metrics. */
+  private async hello(): Promise<UpFrame | undefined> {
+    const hello = await this.o.hello()
+    if (hello?.type !== 'hello') return hello
+    this.helloPending = await this.o.db.outbox.count().catch(() => 0)
+    return { ...hello, pending: this.helloPending }
   }
 
   private isOnline(): boolean {
@@ -133,6 +155,7 @@ export class RelayLink {
   async close(): Promise<void> {
     if (this.closed) return
     clearTimeout(this.refreshTimer)
+    clearTimeout(this.reportTimer)
     this.stopWatchingNetwork()
     await this.conn.stop()
     this.closed = true
@@ -284,7 +307,10 @@ export class RelayLink {
         break
       case 'error':
         if (frame.ref !== undefined) this.relay.fail(frame.ref, frame.error)
-        else if (frame.error.code === 'rate_limited') this.outbox.refused(frame.error.retryAfterMs ?? 1000)
+        else if (frame.error.code === 'rate_limited') {
+          this.outbox.refused(frame.error.retryAfterMs ?? 1000)
+          this.reportsRateLimited(frame.error.retryAfterMs ?? 1000)
+        }
         else this.o.logger.warn('relay refused a frame', { error: frame.error })
         break
       case 'pong':
@@ -326,6 +352,10 @@ export class RelayLink {
 
   private onClose(code: number): void {
     clearTimeout(this.refreshTimer)
+    clearTimeout(this.reportTimer)
+    this.reportTimer = undefined
+    this.reportedPending = undefined
+    this.reportsResumeAt = 0
     const wasOnline = this.caughtUp
     this.caughtUp = false
     this.awaitingHelloSync = false
@@ -399,12 +429,14 @@ export class RelayLink {
   private async computeStatus(): Promise<void> {
     if (this.closed) return
     const { db } = this.o
+    let isCounted = true
     const [pending, oldest, cursor] = await Promise.all([
       db.outbox.count(),
       db.outbox.orderBy('seq').first(),
       db.meta.get('cursor') as Promise<CursorRow | undefined>,
-    ]).catch(() => [0, undefined, undefined] as const)
+    ]).catch(() => ((isCounted = false), [0, undefined, undefined] as const))
     if (this.closed) return
+    if (isCounted) this.reportPending(pending)
     const online = this.isOnline()
     const next: EngineStatus = { online, pending, oldestPendingAt: oldest?.createdAt, lastSyncAt: cursor?.lastSyncAt, catchUp: this.catchUp }
     const changed = JSON.stringify(next) !== JSON.stringify(this.current)
@@ -413,6 +445,47 @@ export class RelayLink {
     if (online && pending === 0 && this.outbox.inFlightCount === 0) {
       for (const w of this.idleWaiters.splice(0)) w.resolve()
     }
+  }
+
+  /**
+   * Tells the relay the outbox's depth (a `report` frame, for its metrics) when it differs from what
+   * the socket last told it, at most once per `LIMITS.outboxReportIntervalMs`: a burst of changes
+   * ends in one report of where it settled. Only the leader has a socket (and counts the outbox all
+   * tabs share); without an open socket nothing is sent and the next hello carries the depth.
+   */
+  private reportPending(pending: number): void {
+    this.latestPending = pending
+    if (this.reportTimer !== undefined || this.reportedPending === undefined || pending === this.reportedPending) return
+    const wait = Math.max(this.reportedAt + LIMITS.outboxReportIntervalMs, this.reportsResumeAt) - Date.now()
+    if (wait <= 0) return this.sendReport()
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined
+      this.sendReport()
+    }, wait)
+  }
+
+  private sendReport(): void {
+    const pending = this.latestPending
+    if (this.closed || this.reportedPending === undefined || pending === this.reportedPending) return
+    // Rate-limited again meanwhile: wait longer.
+    if (Date.now() < this.reportsResumeAt) return this.reportPending(pending)
+    if (!this.conn.send({ type: 'report', pending })) return
+    this.reportedPending = pending
+    this.reportedAt = Date.now()
+  }
+
+  /**
+   * The relay refused a frame for the socket's rate. Reports are the least urgent frames: they wait
+   * until a report interval after the outbox's retry, so they never take the token it needs. The
+   * refused frame may have been a report, so the depth is told again then.
+   */
+  private reportsRateLimited(retryAfterMs: number): void {
+    this.reportsResumeAt = Date.now() + retryAfterMs + LIMITS.outboxReportIntervalMs
+    if (this.reportedPending === undefined) return
+    this.reportedPending = -1
+    clearTimeout(this.reportTimer)
+    this.reportTimer = undefined
+    this.reportPending(this.latestPending)
   }
 
   /** Resolves once the outbox is empty and the cache has caught up with the relay. */
