@@ -456,3 +456,15 @@ export function interceptingSocket(filter: (data: string, socket: WebSocket) => 
     }
   } as unknown as typeof WebSocket
 }
+
+/** A subclass of a `ws` class that counts the sockets engines open with it. */
+export function countingSockets(Base: typeof WebSocket = WebSocket): { Socket: typeof WebSocket; opened(): number } {
+  let opened = 0
+  class CountingSocket extends Base {
+    constructor(url: string) {
+      super(url)
+      opened++
+    }
+  }
+  return { Socket: CountingSocket as unknown as typeof WebSocket, opened: () => opened }
+}

@@ -9,7 +9,7 @@ import WebSocket from 'ws'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createEngine } from '@parlor/engine'
 import { LIMITS } from '@parlor/protocol'
-import { defer, keyOf, signedIn, startRelay, uid, type TestRelay } from './harness.js'
+import { defer, keyOf, signedIn, startRelay, uid, type TestRelay, countingSockets } from './harness.js'
 import { startRelayWith } from './security/relay-options.js'
 
 /**
@@ -121,13 +121,8 @@ describe('outbox depth on /metrics', () => {
     // One frame a second, no burst: the outbox drains 300 mutations through rate_limited answers.
     const small = await startRelayWith({ maxFramesPerSecond: 1, maxFrameBurst: 1 })
     const { gate, GatedSocket } = gatedSockets()
-    let sockets = 0
-    class CountingSocket extends GatedSocket {
-      constructor(url: string) {
-        super(url)
-        sockets++
-      }
-    }
+    const counted = countingSockets(GatedSocket as typeof WebSocket)
+    const CountingSocket = counted.Socket
     const userId = uid('busy')
     const engine = createEngine({ relayUrl: small.url, dbName: uid('db'), indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: CountingSocket as never })
     defer(() => engine.close())
@@ -139,7 +134,7 @@ describe('outbox depth on /metrics', () => {
     engine.connect()
     await engine.sync()
     await expect.poll(() => depth(small), { timeout: 10_000 }).toEqual({ sum: 0, max: 0, nonEmpty: 0 })
-    expect(sockets).toBe(2) // the first, and the one after disconnect()
+    expect(counted.opened()).toBe(2) // the first, and the one after disconnect()
     expect(gate.reports.at(-1)?.pending).toBe(0)
   })
 })

@@ -25,6 +25,7 @@ import {
   sharedRelay,
   signedIn,
   uid,
+  countingSockets,
 } from '../harness.js'
 import { startRelayWith } from './relay-options.js'
 
@@ -230,18 +231,13 @@ describe('limits at their edges', () => {
     // One frame a second, no burst: hello takes the only token, so the first mutate frame is refused.
     const small = await startRelayWith({ maxFramesPerSecond: 1, maxFrameBurst: 1 })
     const refusals: number[] = []
-    let sockets = 0
     const Watching = interceptingSocket((data) => {
       const f = JSON.parse(data)
       if (f.type === 'error' && f.error.code === 'rate_limited') refusals.push(f.error.retryAfterMs)
       return true
     })
-    class CountingSocket extends Watching {
-      constructor(url: string) {
-        super(url)
-        sockets++
-      }
-    }
+    const counted = countingSockets(Watching as typeof WebSocket)
+    const CountingSocket = counted.Socket
     const userId = uid('busy')
     const engine = createEngine({ relayUrl: small.url, dbName: uid('db'), indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: CountingSocket as never })
     defer(() => engine.close())
@@ -254,7 +250,7 @@ describe('limits at their edges', () => {
     await engine.sync()
     expect(refusals.length).toBeGreaterThan(0)
     expect(refusals.every((ms) => ms > 0)).toBe(true)
-    expect(sockets).toBe(2) // the first, and the one after disconnect(): never closed for flooding
+    expect(counted.opened()).toBe(2) // the first, and the one after disconnect(): never closed for flooding
     const token = await session(small, userId)
     const res = await query(small, token, { name: 'loadComments', args: { roomId: room.id, limit: 100 } })
     expect(res.body.comments.at(-1).text).toBe(`m${3 * LIMITS.maxMutationsPerFrame - 1}`)

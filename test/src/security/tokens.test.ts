@@ -8,7 +8,7 @@ import { Dexie } from 'dexie'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { CLOSE_CODES, groupRoomId } from '@parlor/protocol'
 import { createEngine } from '@parlor/engine'
-import { api, defer, interceptingSocket, keyOf, mutate, mutation, rawSocket, session, uid } from '../harness.js'
+import { api, defer, interceptingSocket, keyOf, mutate, mutation, rawSocket, session, uid, countingSockets } from '../harness.js'
 import { startRelayWith } from './relay-options.js'
 
 const TTL_MS = 1_500
@@ -16,19 +16,14 @@ const TTL_MS = 1_500
 describe('session tokens', () => {
   it('keeps an engine online past several token lifetimes by refreshing on the open socket', async () => {
     const relay = await startRelayWith({ tokenTtlMs: TTL_MS })
-    let sockets = 0
     const authed: any[] = []
     const Counting = interceptingSocket((data) => {
       const f = JSON.parse(data)
       if (f.type === 'authed') authed.push(f)
       return true
     })
-    class CountingSocket extends Counting {
-      constructor(url: string) {
-        super(url)
-        sockets++
-      }
-    }
+    const counted = countingSockets(Counting)
+    const CountingSocket = counted.Socket
     const userId = uid('refresher')
     const engine = createEngine({ relayUrl: relay.url, dbName: uid('db'), indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: CountingSocket as never })
     defer(() => engine.close())
@@ -39,13 +34,13 @@ describe('session tokens', () => {
     await expect.poll(() => authed.length, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(3)
     expect(Date.now() - started).toBeGreaterThan(TTL_MS)
     expect(authed.every((f) => f.ok === true && f.userId === userId)).toBe(true)
-    expect(sockets).toBe(1)
+    expect(counted.opened()).toBe(1)
     expect(engine.status().online).toBe(true)
     // Still serving on that socket.
     const room = await engine.createGroupRoom('after refreshes', [])
     await engine.sync()
     expect((await engine.getRoomsInfo({ room_ids: [room.id] }))[0]?.syncState).toBe('synced')
-    expect(sockets).toBe(1)
+    expect(counted.opened()).toBe(1)
   })
 
   it('closes a socket whose token expires unrefreshed with tokenExpired, and refuses a refresh to another user', async () => {
