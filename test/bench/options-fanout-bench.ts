@@ -23,7 +23,9 @@
  * would otherwise be refused by design; Hocuspocus gets in-memory `onLoadDocument`/`onStoreDocument`
  * hooks so that a document survives being unloaded.
  *
- * Run (about 10 minutes): `npx -y pnpm@12.4.2 --filter @parlor/test exec tsx bench/options-fanout-bench.ts [runs=3]`
+ * Run (about 8 minutes for 3 runs; a run that would end past 10 minutes is skipped) from the repo root:
+ * `npx -y pnpm@12.4.2 --filter @parlor/test exec tsx bench/options-fanout-bench.ts [runs=3]`
+ * (the table on stdout, progress on stderr).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -238,8 +240,7 @@ async function throughput(run: Run, r: number): Promise<void> {
     const rates = known === undefined ? RATES : [RATES[0]!, ...RATES.filter((x) => x > RATES[0]! && x >= known * 0.6)]
     let best = 0
     let bestCpu = NaN
-    let failed: string | undefined
-    const tryRate = async (rate: number): Promise<boolean> => {
+    const attempt = async (rate: number, isRetry: boolean): Promise<boolean> => {
       await run.writer.call('generate', { group: 'tw', perDoc: Math.ceil((rate * TP_STEP_MS) / 1000 / TP_DOCS) + 5 })
       await run.subs.call('reset', { group: 'ts' })
       const cpu0 = await run.relays[relay].child.call<{ user: number; system: number }>('cpu')
@@ -248,16 +249,17 @@ async function throughput(run: Run, r: number): Promise<void> {
       const cpu1 = await run.relays[relay].child.call<{ user: number; system: number }>('cpu')
       const cpuPerUpdate = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / w.count
       const ok = rep.lost === 0 && rep.p99 <= TP_P99_MS && w.achieved >= 0.95 * rate
-      if (rate === RATES[0]) record('throughput-cpu-1000', v, cpuPerUpdate)
-      log(`throughput ${v} ${rate}/s: achieved ${w.achieved.toFixed(0)}/s, p50 ${rep.p50.toFixed(1)} ms, p99 ${rep.p99.toFixed(1)} ms, lost ${rep.lost} of ${rep.expected}, relay CPU ${cpuPerUpdate.toFixed(0)} µs/update ${ok ? 'ok' : 'FAIL'}`)
+      if (rate === RATES[0] && !isRetry) record('throughput-cpu-1000', v, cpuPerUpdate)
+      log(`throughput ${v} ${rate}/s${isRetry ? ' (again)' : ''}: achieved ${w.achieved.toFixed(0)}/s, p50 ${rep.p50.toFixed(1)} ms, p99 ${rep.p99.toFixed(1)} ms, lost ${rep.lost} of ${rep.expected}, relay CPU ${cpuPerUpdate.toFixed(0)} µs/update ${ok ? 'ok' : 'FAIL'}`)
       if (ok && rate > best) {
         best = rate
         bestCpu = cpuPerUpdate
       }
-      if (!ok) failed = `${rate}/s: p99 ${rep.p99.toFixed(0)} ms, lost ${rep.lost}, achieved ${w.achieved.toFixed(0)}/s`
       await quiesce(run, relay)
       return ok
     }
+    // The machine stalls now and then (ANCHORS.md): a rate fails only if it fails twice in a row.
+    const tryRate = async (rate: number): Promise<boolean> => (await attempt(rate, false)) || (elapsed() < BUDGET_MS && (await attempt(rate, true)))
     let upper: number | undefined
     for (const rate of rates) {
       if (elapsed() > BUDGET_MS) break
@@ -277,7 +279,6 @@ async function throughput(run: Run, r: number): Promise<void> {
     if (upper === undefined) note('throughput', `${v}: every offered rate passed (the sweep stops at ${RATES.at(-1)}/s)`)
     await run.subs.call('close', { group: 'ts' })
     await run.writer.call('close', { group: 'tw' })
-    void failed
   }
 }
 
@@ -343,7 +344,11 @@ async function heap(run: Run, r: number): Promise<void> {
     await sleep(200)
     await run.client.call('close', { group: 'warm' })
   }
-  await sleep(2_500) // Parlor evicts documents idle for 2 s; Hocuspocus unloads at once
+  // Parlor evicts documents idle for 2 s, Hocuspocus unloads them at once: the baseline waits for both.
+  for (let i = 0; i < 60; i++) {
+    await sleep(100)
+    if ((await docsInMemory(run, 'parlor')) === 0 && (await docsInMemory(run, 'hocuspocus')) === 0) break
+  }
   const base: Record<string, { heap: number; docs: number }> = {}
   for (const [v, relay] of perDoc) base[v] = { heap: await heapOf(run, relay), docs: await docsInMemory(run, relay) }
   const at0: Record<string, number> = {}
@@ -357,7 +362,7 @@ async function heap(run: Run, r: number): Promise<void> {
   await sleep(3_000)
   for (const [v, relay] of perDoc) {
     record('heap-steady-kib', v, ((await heapOf(run, relay)) - base[v]!.heap) / ROOMS / 1024)
-    record('docs-open', v, (await docsInMemory(run, relay)) - base[v]!.docs)
+    record('docs-open', v, Math.max(0, (await docsInMemory(run, relay)) - base[v]!.docs))
   }
   for (const [v] of perDoc) await run.client.call('close', { group: `heap-${v}` })
   await sleep(5_000)
@@ -381,7 +386,7 @@ async function heap(run: Run, r: number): Promise<void> {
     record('heap-kib', label, (after - before) / ROOMS / 1024)
     await sleep(3_000)
     record('heap-steady-kib', label, ((await heapOf(run, relay)) - before) / ROOMS / 1024)
-    record('docs-open', label, (await docsInMemory(run, relay)) - beforeDocs)
+    record('docs-open', label, Math.max(0, (await docsInMemory(run, relay)) - beforeDocs))
     await run.client.call('close', { group: 'heapmux' })
     await sleep(5_000)
     record('docs-left', label, Math.max(0, (await docsInMemory(run, relay)) - beforeDocs))
@@ -417,7 +422,10 @@ interface Line {
   targetText: string
   /** The figure ANCHORS.md gives for the best anchor (another machine: orientation only). */
   ref: string
+  /** The target names one anchor: its per-run ratio is shown in the target cell too. */
+  targetAnchor?: string
 }
+const SHORT: Record<string, string> = { 'y-websocket': 'y-ws', hocuspocus: 'Hocus', 'hocuspocus-mux': 'Hocus mux' }
 
 function print(runsDone: number): void {
   const cols = ['y-websocket', 'hocuspocus', 'hocuspocus-mux']
@@ -442,9 +450,9 @@ function print(runsDone: number): void {
     }
   }
   const all = ['y-websocket', 'hocuspocus', 'hocuspocus-mux']
-  lines.push({ what: '1,000 rooms, real client: all synced ms', metric: 'sync-real-ms', parlor: 'parlor-engine', parlorLabel: 'Parlor engine', anchors: all, lowerIsBetter: true, digits: 0, targetText: '≤ 0.5× mux, 1 socket', target: (_r, v, run) => v <= 0.5 * (pc('sync-real-ms', 'hocuspocus-mux')[run] ?? NaN) && pc('sync-real-sockets', 'parlor-engine')[run] === 1, ref: '1,281 (mux)' })
+  lines.push({ what: '1,000 rooms, real client: all synced ms', metric: 'sync-real-ms', parlor: 'parlor-engine', parlorLabel: 'Parlor engine', anchors: all, lowerIsBetter: true, digits: 0, targetText: '≤ 0.5× mux, 1 socket', target: (_r, v, run) => v <= 0.5 * (pc('sync-real-ms', 'hocuspocus-mux')[run] ?? NaN) && pc('sync-real-sockets', 'parlor-engine')[run] === 1, ref: '1,281 (mux)', targetAnchor: 'hocuspocus-mux' })
   lines.push({ what: '1,000 rooms, real client: sockets', metric: 'sync-real-sockets', parlor: 'parlor-engine', parlorLabel: 'Parlor engine', anchors: all, lowerIsBetter: true, digits: 0, targetText: '1 socket', target: (_r, v) => v === 1, ref: '1 (mux)' })
-  lines.push({ what: '1,000 rooms, protocol-level: synced ms', metric: 'sync-proto-ms', parlor: 'parlor-engine', parlorLabel: 'Parlor engine', anchors: all, lowerIsBetter: true, digits: 0, targetText: '≤ 0.5× mux', target: (_r, v, run) => v <= 0.5 * (pc('sync-proto-ms', 'hocuspocus-mux')[run] ?? NaN), ref: '—' })
+  lines.push({ what: '1,000 rooms, protocol-level: synced ms', metric: 'sync-proto-ms', parlor: 'parlor-engine', parlorLabel: 'Parlor engine', anchors: all, lowerIsBetter: true, digits: 0, targetText: '≤ 0.5× mux', target: (_r, v, run) => v <= 0.5 * (pc('sync-proto-ms', 'hocuspocus-mux')[run] ?? NaN), ref: '—', targetAnchor: 'hocuspocus-mux' })
   lines.push({ what: '1,000 rooms, protocol-level: synced ms', metric: 'sync-proto-ms', parlor: 'parlor-yjs', parlorLabel: 'Parlor /yjs', anchors: perDoc, lowerIsBetter: true, digits: 0, targetText: 'per-doc sockets', ref: '—' })
   for (const p of ['parlor-yjs', 'parlor-engine']) {
     lines.push({ what: 'throughput, 50 writers/50 docs, max upd/s', metric: 'throughput', parlor: p, parlorLabel: label(p), anchors: perDoc, lowerIsBetter: false, digits: 0, targetText: '≥ 2×', target: (ratio) => ratio >= 2, ref: '12,000 (y-websocket)' })
@@ -459,7 +467,7 @@ function print(runsDone: number): void {
   lines.push({ what: 'docs left 5 s after 1,000 clients left', metric: 'docs-left', parlor: 'parlor-yjs', parlorLabel: 'Parlor /yjs', anchors: perDoc, lowerIsBetter: true, digits: 0, targetText: '0', target: (_r, v) => v === 0, ref: '0 (Hocuspocus)' })
   lines.push({ what: 'docs left, one-socket client', metric: 'docs-left', parlor: 'parlor-engine', parlorLabel: 'Parlor engine', anchors: ['hocuspocus-mux'], lowerIsBetter: true, digits: 0, targetText: '0', target: (_r, v) => v === 0, ref: '0 (mux)' })
 
-  const w = [43, 13, 21, 21, 21, 21, 30, 18, 21]
+  const w = [43, 13, 21, 21, 21, 21, 32, 18, 21]
   const row = (cells: string[]) => cells.map((c, i) => (i < w.length ? c.padEnd(w[i]!) : c)).join(' ')
   console.log(`\nOptions fan-out benchmark — Parlor vs @y/websocket-server 0.1.1 and @hocuspocus/server 3.4.4 in the same run(s): ${runsDone} run(s), median [min–max].`)
   console.log('ratio = Parlor / the best anchor of the same run (median [min–max] of the per-run ratios); target: runs that meet it. ANCHORS.md = the reference figure measured elsewhere (orientation only).\n')
@@ -485,7 +493,8 @@ function print(runsDone: number): void {
         if (l.target(pv[run]! / best[1], pv[run]!, run)) met++
       }
     }
-    const bestName = [...new Set(bests)].join('/')
+    const bestName = [...new Set(bests)].map((b) => SHORT[b] ?? b).join('/')
+    const vsTarget = l.targetAnchor ? pv.map((x, run) => x / (m.get(l.targetAnchor!)?.[run] ?? NaN)) : []
     console.log(row([
       l.what,
       l.parlorLabel,
@@ -494,7 +503,8 @@ function print(runsDone: number): void {
       `${bestName} ${fmt(bestValues, l.digits)}`,
       ratios.length ? fmt(ratios, 2) : '—',
       l.ref,
-      l.target ? `${l.targetText}: ${met === judged ? 'MET' : met === 0 ? 'MISSED' : 'MIXED'} ${met}/${judged}` : l.targetText,
+      (l.target ? `${l.targetText}: ${met === judged ? 'MET' : met === 0 ? 'MISSED' : 'MIXED'} ${met}/${judged}` : l.targetText) +
+        (vsTarget.length ? ` (Parlor/${SHORT[l.targetAnchor!]} ${fmt(vsTarget, 2)})` : ''),
     ]))
   }
   const variants = ['y-websocket', 'hocuspocus', 'parlor-yjs', 'parlor-engine']
