@@ -3,13 +3,11 @@ import { uint32 } from 'lib0/random'
 import type * as Y from 'yjs'
 import {
   LIMITS,
-  PROTOCOL_VERSION,
   ParlorError,
   checkOptionEntry,
   checkOptions,
   decodeOptionsUpdate,
   encodeOptionsUpdate,
-  isParlorError,
   patchOptions as patchOptionsDoc,
   readOptions,
   replaceOptions,
@@ -18,14 +16,12 @@ import {
   roomIdFromUniqueId,
   roomTypeOf,
   type Comment,
-  type DownFrame,
   type Mutation,
   type MutationArgs,
   type MutationName,
   type Participant,
   type Room,
   type RoomOptions,
-  type UpFrame,
   type UserProfile,
 } from '@parlor/protocol'
 import { defaultBackoff, type Backoff } from './core/backoff.js'
@@ -39,14 +35,14 @@ import { OptionsHandle } from './options-handle.js'
 import { checkBool, checkIdList, checkPage, pick, roomExtras, type RoomListParams, type RoomsInfoParams, type UpdateRoomParams } from './params.js'
 import type { EngineEvents, EngineStatus, LiveQuery, PendingMutation } from './engine-types.js'
 import { RelayLink } from './relay-link.js'
+import { SessionKeeper } from './session-keeper.js'
 import { chooseLeadership } from './tabs/choose-leadership.js'
 import type { Leadership } from './tabs/leadership.js'
-import { openDb, ALL_TABLES, type ParlorDb } from './store/db.js'
+import { openDb, type ParlorDb } from './store/db.js'
 import { Reader } from './store/reader.js'
-import type { CursorRow, OutboxRow, SessionRow } from './store/rows.js'
+import type { OutboxRow } from './store/rows.js'
 import { Writer } from './store/writer.js'
 import type { WebSocketCtor } from './net/connection.js'
-import { requestSession, revokeSession } from './net/session.js'
 
 export interface EngineOptions {
   /** The relay's base URL, or several tried in turn (failover between relay nodes). */
@@ -85,8 +81,7 @@ export class Engine {
   private readonly backoff: Backoff
   private readonly fetchFn: typeof fetch
   private readonly logger: Logger
-  private session: SessionRow | undefined
-  private credentials: { userId: string; userKey: string } | undefined
+  private readonly sessions: SessionKeeper
   private closed = false
   private readonly roomsToAnnounce = new Set<string>()
   /**
@@ -108,6 +103,7 @@ export class Engine {
     if (!WebSocketClass) throw new ParlorError('validation', 'no WebSocket class: pass one (Node 20: the `ws` package)')
     this.db = openDb(opts.dbName, { ...(opts.indexedDB && { indexedDB: opts.indexedDB }), ...(opts.IDBKeyRange && { IDBKeyRange: opts.IDBKeyRange }) })
     this.events = new Emitter(this.logger)
+    this.sessions = new SessionKeeper({ db: this.db, urls: this.urls, fetchFn: this.fetchFn, logger: this.logger, link: () => this.link })
     const me = () => this.me()
     this.reader = new Reader(this.db, me)
     this.writer = new Writer(this.db, () => me().userId)
@@ -122,141 +118,50 @@ export class Engine {
       WebSocket: WebSocketClass,
       backoff: this.backoff,
       logger: this.logger,
-      hello: () => this.hello(),
-      onAuthRejected: () => {
-        if (this.session) this.session = { ...this.session, expiresAt: 0 }
-      },
-      tokenExpiresAt: () => this.session?.expiresAt,
-      freshToken: () => this.freshToken(),
+      hello: () => this.sessions.hello(),
+      onAuthRejected: () => this.sessions.rejected(),
+      tokenExpiresAt: () => this.sessions.expiresAt,
+      freshToken: () => this.sessions.freshToken(),
     })
   }
 
   // ---- session ----------------------------------------------------------------------------------
 
   /**
-   * Signs in: registers the user on first use, else logs in. Offline, restores the last session
-   * stored locally for the same user. Errors: `validation`, `unauthorized`, `offline` (first
-   * sign-in of this user on this device needs the relay).
+   * Signs in: registers the user on first use, else logs in. A device that signed this user in
+   * before with the same key and holds an unexpired token resolves without a round trip; offline it
+   * restores that session. Errors: `validation`, `unauthorized`, `offline` (first sign-in of this
+   * user on this device needs the relay).
    */
-  async setUser(userId: string, userKey: string, username?: string, avatarURL?: string): Promise<UserProfile> {
-    if (!isUserId(userId)) throw new ParlorError('validation', 'a user id is 1–128 characters of A–Z a–z 0–9 . _ @ + -')
-    if (typeof userKey !== 'string' || userKey.length === 0) throw new ParlorError('validation', 'userKey must be a non-empty string')
-    const stored = (await this.db.meta.get('session')) as SessionRow | undefined
-    const keyCheck = await checkOf(userId, userKey)
-    this.credentials = { userId, userKey }
-    const isSameUser = stored?.user.userId === userId && (stored.keyCheck === undefined || stored.keyCheck === keyCheck)
-    const changesProfile = (username !== undefined && username !== stored?.user.username) || (avatarURL !== undefined && avatarURL !== stored?.user.avatarUrl)
-    let session: SessionRow
-    if (stored && isSameUser && stored.keyCheck === keyCheck && !changesProfile && stored.expiresAt > Date.now() + 60_000) {
-      // Signed in on this device before with this key and the token is still good: no round trip,
-      // so an app opens on its cached rooms at once (the socket connects in the background).
-      session = stored
-    } else {
-      try {
-        const res = await requestSession(this.urls, { userId, userKey, ...(username !== undefined && { username }), ...(avatarURL !== undefined && { avatarUrl: avatarURL }) }, this.fetchFn)
-        session = { key: 'session', user: res.user, token: res.token, expiresAt: res.expiresAt, keyCheck }
-      } catch (e) {
-        if (!isParlorError(e, 'offline') || !stored || !isSameUser) throw e
-        session = stored
-      }
-    }
-    if (stored && stored.user.userId !== userId) await this.clearLocalData()
-    await this.db.transaction('rw', this.db.meta, this.db.users, async () => {
-      await this.db.meta.put(session)
-      await this.db.users.put(session.user)
-    })
-    await this.startSession(session)
-    return session.user
+  setUser(userId: string, userKey: string, username?: string, avatarURL?: string): Promise<UserProfile> {
+    return this.sessions.signIn(userId, userKey, username, avatarURL)
   }
 
   /**
    * Restores the session last stored on this device without the user key (an app reopening), or
    * resolves undefined when there is none. When its token has expired, sign in with `setUser`.
    */
-  async resume(): Promise<UserProfile | undefined> {
-    const stored = (await this.db.meta.get('session')) as SessionRow | undefined
-    if (!stored) return undefined
-    await this.startSession(stored)
-    return stored.user
-  }
-
-  private async startSession(session: SessionRow): Promise<void> {
-    const switching = this.session !== undefined && this.session.user.userId !== session.user.userId
-    this.session = session
-    if (switching) await this.link.restart()
-    else this.link.start()
-    await this.link.refreshStatus()
+  resume(): Promise<UserProfile | undefined> {
+    return this.sessions.resume()
   }
 
   /**
    * Signs out: revokes the session on the relay (its sockets close), takes the engine offline and
    * clears the local database, queued mutations included. Offline, the local data is cleared all the
    * same and `revoked` is false (the token stays valid on the relay until it expires).
-   * Call `setUser` to sign in again.
    */
-  async logout(): Promise<{ revoked: boolean }> {
-    if (this.closed) throw new ParlorError('closed', 'the engine is closed')
-    const token = this.session?.token
-    // Offline first, so the relay closing the revoked socket does not make the engine sign in again.
-    await this.link.pause()
-    this.session = undefined
-    this.credentials = undefined
-    let revoked = token === undefined
-    if (token !== undefined) {
-      try {
-        await revokeSession(this.urls, token, this.fetchFn)
-        revoked = true
-      } catch (e) {
-        // A token the relay no longer accepts has nothing left to revoke.
-        if (isParlorError(e, 'unauthorized') || isParlorError(e, 'token_expired')) revoked = true
-        else this.logger.warn('logout could not reach the relay; the token stays valid until it expires', { error: String(e) })
-      }
-    }
-    await this.clearLocalData()
-    await this.link.refreshStatus()
-    return { revoked }
-  }
-
-  /** A new token for the signed-in user (used to refresh the socket's before it expires). */
-  private async freshToken(): Promise<string | undefined> {
-    if (!this.credentials || !this.session) return undefined
-    const userId = this.session.user.userId
-    const res = await requestSession(this.urls, this.credentials, this.fetchFn)
-    if (!this.session || this.session.user.userId !== userId || res.user.userId !== userId) return undefined
-    this.session = { ...this.session, user: res.user, token: res.token, expiresAt: res.expiresAt }
-    await this.db.meta.put(this.session)
-    return res.token
+  logout(): Promise<{ revoked: boolean }> {
+    if (this.closed) return Promise.reject(new ParlorError('closed', 'the engine is closed'))
+    return this.sessions.logout()
   }
 
   /** The signed-in user, if any. */
   currentUser(): UserProfile | undefined {
-    return this.session?.user
+    return this.sessions.user
   }
 
   private me(): UserProfile {
-    if (!this.session) throw new ParlorError('unauthorized', 'call setUser first')
-    return this.session.user
-  }
-
-  private async clearLocalData(): Promise<void> {
-    await this.db.transaction('rw', ALL_TABLES.map((t) => this.db.table(t)), async () => {
-      for (const t of ALL_TABLES) await this.db.table(t).clear()
-    })
-  }
-
-  private async hello(): Promise<UpFrame | undefined> {
-    if (!this.session) return undefined
-    if (this.session.expiresAt <= Date.now() + 60_000) {
-      // Without the key (resume()), an expired session stays offline until setUser.
-      if (!this.credentials) return undefined
-      const res = await requestSession(this.urls, this.credentials, this.fetchFn)
-      this.session = { ...this.session, user: res.user, token: res.token, expiresAt: res.expiresAt }
-      await this.db.meta.put(this.session)
-    }
-    const row = (await this.db.meta.get('cursor')) as CursorRow | undefined
-    const hello: UpFrame = { type: 'hello', protocolVersion: PROTOCOL_VERSION, token: this.session.token, cursor: row?.cursor ?? 0 }
-    if (row?.epoch !== undefined) hello.epoch = row.epoch
-    return hello
+    return this.sessions.me()
   }
 
   // ---- status and sync --------------------------------------------------------------------------
@@ -297,7 +202,7 @@ export class Engine {
   }
 
   connect(): void {
-    if (this.session && !this.closed) this.link.start()
+    if (this.sessions.user && !this.closed) this.link.start()
   }
 
   /** Closes the socket (handing it to another tab, if any) and the database. */
@@ -625,12 +530,6 @@ export class Engine {
         return live(() => this.reader.participants(roomIdFromUniqueId(query.roomUniqueId), query.page ?? 1, query.limit ?? 100), changes)
     }
   }
-}
-
-/** Hex SHA-256 of a user id and key (WebCrypto, in browsers and Node alike). */
-async function checkOf(userId: string, userKey: string): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(`parlor:${userId}:${userKey}`))
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 /** Creates an engine. Call `setUser` (or `resume`) before anything else. */
