@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, onTestFinished } from 'vitest'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import WebSocket from 'ws'
-import { createRelay } from '@parlor/relay'
+import { createRelay, type RelayOptions } from '@parlor/relay'
 import { createEngine } from '@parlor/engine'
 import { PROTOCOL_VERSION, type Mutation } from '@parlor/protocol'
 
@@ -76,8 +76,11 @@ export interface TestRelay {
   restart(opts?: { samePort?: boolean }): Promise<TestRelay>
 }
 
-async function launch(dataDir: string, port: number): Promise<TestRelay> {
-  const relay = await createRelay({ port, host: '127.0.0.1', dataDir })
+/** `createRelay` options a test may set (short heartbeats, small limits…); address and data dir are the harness's. */
+export type TestRelayOptions = Omit<RelayOptions, 'port' | 'host' | 'dataDir'>
+
+async function launch(dataDir: string, port: number, options: TestRelayOptions = {}): Promise<TestRelay> {
+  const relay = await createRelay({ ...options, port, host: '127.0.0.1', dataDir })
   let stopped: Promise<void> | undefined
   const handle: TestRelay = {
     url: relay.url,
@@ -89,7 +92,7 @@ async function launch(dataDir: string, port: number): Promise<TestRelay> {
     stop: () => (stopped ??= Promise.resolve(relay.close())),
     restart: async ({ samePort = true } = {}) => {
       await handle.stop()
-      const next = await launch(dataDir, samePort ? relay.port : 0)
+      const next = await launch(dataDir, samePort ? relay.port : 0, options)
       defer(() => next.stop())
       return next
     },
@@ -101,10 +104,10 @@ async function launch(dataDir: string, port: number): Promise<TestRelay> {
  * Starts a real relay on 127.0.0.1, port 0, in a fresh temp data dir; stopped and the dir removed
  * when the test (or, from a `beforeAll`, the file) finishes.
  */
-export async function startRelay(opts: { dataDir?: string; port?: number } = {}): Promise<TestRelay> {
+export async function startRelay(opts: { dataDir?: string; port?: number; options?: TestRelayOptions } = {}): Promise<TestRelay> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'parlor-test-')))
   if (opts.dataDir === undefined) defer(() => rm(dataDir, { recursive: true, force: true }))
-  const relay = await launch(dataDir, opts.port ?? 0)
+  const relay = await launch(dataDir, opts.port ?? 0, opts.options)
   defer(() => relay.stop())
   return relay
 }
