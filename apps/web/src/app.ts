@@ -1,5 +1,5 @@
 import { render } from 'lit-html'
-import { isParlorError, type Comment, type Engine, type Mutation, type Participant, type Room } from '@parlor/engine'
+import { type Comment, type Engine, type Mutation, type Participant, type Room } from '@parlor/engine'
 import { describeError, describeFailure } from './errors.js'
 import { parseIds } from './format.js'
 import { forgetCredentials, openSession, savedCredentials, type Credentials } from './session.js'
@@ -183,7 +183,7 @@ export class App {
     const engine = this.engine!
     const params = { page, limit: ROOMS_PAGE, show_empty: true }
     this.roomListSubs.push(
-      watch<Room[]>(engine, { type: 'roomList', ...params }, () => engine.loadRoomList(params), {
+      watch<Room[]>(engine, { type: 'roomList', ...params }, {
         next: (rooms) => {
           this.roomListPages[page - 1] = rooms
           const seen = new Set<string>()
@@ -215,18 +215,7 @@ export class App {
     this.set({ roomId, room: undefined, roomMissing: undefined, older: [], hasOlder: false, participants: [], participantsPage: 1, options: undefined, panel: roomId ? this.state.panel : undefined })
     if (!roomId) return
     const engine = this.engine!
-    // The direct read (used when a live run fails): a room the user was removed from reads as
-    // `forbidden` there, where the live query shows it with isRemoved.
-    const direct = async (): Promise<RoomWithComments | undefined> => {
-      try {
-        return await engine.getRoomById(roomId)
-      } catch (e) {
-        const last = this.state.room
-        if (isParlorError(e, 'forbidden') && last?.id === roomId) return { ...last, isRemoved: true }
-        throw e
-      }
-    }
-    this.roomSub = watch<RoomWithComments | undefined>(engine, { type: 'room', roomId }, direct, {
+    this.roomSub = watch<RoomWithComments | undefined>(engine, { type: 'room', roomId }, {
       next: (room) => {
         if (this.state.roomId !== roomId) return
         if (!room) return void this.fetchUncachedRoom(roomId)
@@ -368,7 +357,7 @@ export class App {
     const engine = this.engine!
     const page = this.state.participantsPage
     const query = { type: 'participants' as const, roomUniqueId: roomId, page, limit: PARTICIPANTS_PAGE }
-    this.participantsSub = watch<Participant[] | undefined>(engine, query, () => engine.getParticipants(roomId, page, PARTICIPANTS_PAGE), {
+    this.participantsSub = watch<Participant[] | undefined>(engine, query, {
       next: (list) => this.set({ participants: list ?? [], participantsError: undefined }),
       error: (e) => this.set({ participantsError: describeError(e) }),
     })
