@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ERROR_CODES, LIMITS, groupRoomId } from '@parlor/protocol'
-import { api, type HttpAnswer, mutate, mutation, query, relayView, session, sharedRelay, signedIn, uid } from './harness.js'
+import { api, type HttpAnswer, mutate, mutation, query, relayView, session, sharedRelay, signedIn, uid, seededRoom } from './harness.js'
 
 const relay = sharedRelay()
 
@@ -22,13 +22,7 @@ describe('bad input over HTTP', () => {
   let before: unknown
 
   beforeAll(async () => {
-    userId = uid('alice')
-    token = await session(relay(), userId)
-    roomId = groupRoomId(uid('room'))
-    const [r] = await mutate(relay(), token, mutation('createGroupRoom', { roomId, name: 'Stable', userIds: [] }))
-    expect(r.ok).toBe(true)
-    await mutate(relay(), token, mutation('sendComment', { roomId, uniqueId: uid('c'), text: 'baseline', type: 'text' }))
-    before = await relayView(relay(), token)
+    ;({ userId, token, roomId, before } = await seededRoom(relay()))
   })
 
   const validComment = () => mutation('sendComment', { roomId, uniqueId: uid('c'), text: 'must not land', type: 'text' })

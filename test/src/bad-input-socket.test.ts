@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION, groupRoomId } from '@parlor/protocol'
-import { api, mutate, mutation, rawSocket, relayView, session, sharedRelay, signedIn, uid } from './harness.js'
+import { api, mutate, mutation, rawSocket, relayView, session, sharedRelay, signedIn, uid, seededRoom } from './harness.js'
 
 const relay = sharedRelay()
 
@@ -14,13 +14,7 @@ describe('bad input on the socket', () => {
   let before: unknown
 
   beforeAll(async () => {
-    userId = uid('alice')
-    token = await session(relay(), userId)
-    roomId = groupRoomId(uid('room'))
-    const [r] = await mutate(relay(), token, mutation('createGroupRoom', { roomId, name: 'Stable', userIds: [] }))
-    expect(r.ok).toBe(true)
-    await mutate(relay(), token, mutation('sendComment', { roomId, uniqueId: uid('c'), text: 'baseline', type: 'text' }))
-    before = await relayView(relay(), token)
+    ;({ userId, token, roomId, before } = await seededRoom(relay()))
   })
 
   const validComment = () => mutation('sendComment', { roomId, uniqueId: uid('c'), text: 'must not land', type: 'text' })

@@ -15,7 +15,7 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import WebSocket from 'ws'
 import { createRelay, type RelayOptions } from '@parlor/relay'
 import { createEngine } from '@parlor/engine'
-import { PROTOCOL_VERSION, type Mutation } from '@parlor/protocol'
+import { PROTOCOL_VERSION, groupRoomId, type Mutation } from '@parlor/protocol'
 
 export type Engine = ReturnType<typeof createEngine>
 type RawRelay = Awaited<ReturnType<typeof createRelay>>
@@ -470,4 +470,18 @@ export function countingSockets(Base: typeof WebSocket = WebSocket): { Socket: t
     }
   }
   return { Socket: CountingSocket as unknown as typeof WebSocket, opened: () => opened }
+}
+
+/**
+ * A user with one group room holding one comment, and the relay's view of it taken afterwards, so a
+ * bad-input test can check that a refusal changed nothing.
+ */
+export async function seededRoom(relay: TestRelay): Promise<{ userId: string; token: string; roomId: string; before: unknown }> {
+  const userId = uid('alice')
+  const token = await session(relay, userId)
+  const roomId = groupRoomId(uid('room'))
+  const [r] = await mutate(relay, token, mutation('createGroupRoom', { roomId, name: 'Stable', userIds: [] }))
+  if (!r.ok) throw new Error(`seeding a room failed: ${JSON.stringify(r)}`)
+  await mutate(relay, token, mutation('sendComment', { roomId, uniqueId: uid('c'), text: 'baseline', type: 'text' }))
+  return { userId, token, roomId, before: await relayView(relay, token) }
 }
