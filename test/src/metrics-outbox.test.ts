@@ -9,8 +9,8 @@ import WebSocket from 'ws'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createEngine } from '@parlor/engine'
 import { LIMITS } from '@parlor/protocol'
-import { defer, keyOf, signedIn, startRelay, uid, type TestRelay, countingSockets } from './harness.js'
-import { startRelayWith } from './security/relay-options.js'
+import { defer, keyOf, signedIn, startRelay, uid, type TestRelay } from './harness.js'
+import { drainThroughOneFramePerSecond } from './security/relay-options.js'
 
 /**
  * A `ws` class whose `mutate` frames wait while `hold` is on (the relay sees nothing of them until
@@ -119,22 +119,10 @@ describe('outbox depth on /metrics', () => {
 
   it('keeps reports out of the way of a rate-limited outbox (never closed for flooding), and ends at 0', async () => {
     // One frame a second, no burst: the outbox drains 300 mutations through rate_limited answers.
-    const small = await startRelayWith({ maxFramesPerSecond: 1, maxFrameBurst: 1 })
     const { gate, GatedSocket } = gatedSockets()
-    const counted = countingSockets(GatedSocket as typeof WebSocket)
-    const CountingSocket = counted.Socket
-    const userId = uid('busy')
-    const engine = createEngine({ relayUrl: small.url, dbName: uid('db'), indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: CountingSocket as never })
-    defer(() => engine.close())
-    await engine.setUser(userId, keyOf(userId))
-    const room = await engine.createGroupRoom('busy', [])
-    await engine.sync()
-    await engine.disconnect()
-    for (let i = 0; i < 3 * LIMITS.maxMutationsPerFrame; i++) await engine.sendComment(room.id, `m${i}`)
-    engine.connect()
-    await engine.sync()
+    const { relay: small, socketsOpened } = await drainThroughOneFramePerSecond(GatedSocket as typeof WebSocket)
     await expect.poll(() => depth(small), { timeout: 10_000 }).toEqual({ sum: 0, max: 0, nonEmpty: 0 })
-    expect(counted.opened()).toBe(2) // the first, and the one after disconnect()
+    expect(socketsOpened).toBe(2) // the first, and the one after disconnect()
     expect(gate.reports.at(-1)?.pending).toBe(0)
   })
 })

@@ -8,13 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION, groupRoomId, retryAfterFromReason, utf8Length } from '@parlor/protocol'
 import { defaultRelayOptions } from '@parlor/relay'
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
-import { createEngine } from '@parlor/engine'
 import {
   api,
   defer,
   interceptingSocket,
-  keyOf,
   mutate,
   mutation,
   query,
@@ -25,9 +22,8 @@ import {
   sharedRelay,
   signedIn,
   uid,
-  countingSockets,
 } from '../harness.js'
-import { startRelayWith } from './relay-options.js'
+import { drainThroughOneFramePerSecond, startRelayWith } from './relay-options.js'
 
 const relay = sharedRelay()
 
@@ -229,31 +225,19 @@ describe('limits at their edges', () => {
 
   it('an engine waits out rate_limited answers instead of flooding, and gets everything through', async () => {
     // One frame a second, no burst: hello takes the only token, so the first mutate frame is refused.
-    const small = await startRelayWith({ maxFramesPerSecond: 1, maxFrameBurst: 1 })
     const refusals: number[] = []
     const Watching = interceptingSocket((data) => {
       const f = JSON.parse(data)
       if (f.type === 'error' && f.error.code === 'rate_limited') refusals.push(f.error.retryAfterMs)
       return true
     })
-    const counted = countingSockets(Watching as typeof WebSocket)
-    const CountingSocket = counted.Socket
-    const userId = uid('busy')
-    const engine = createEngine({ relayUrl: small.url, dbName: uid('db'), indexedDB: new IDBFactory(), IDBKeyRange, WebSocket: CountingSocket as never })
-    defer(() => engine.close())
-    await engine.setUser(userId, keyOf(userId))
-    const room = await engine.createGroupRoom('busy', [])
-    await engine.sync()
-    await engine.disconnect()
-    for (let i = 0; i < 3 * LIMITS.maxMutationsPerFrame; i++) await engine.sendComment(room.id, `m${i}`)
-    engine.connect()
-    await engine.sync()
+    const { relay: small, room, userId, count, socketsOpened } = await drainThroughOneFramePerSecond(Watching)
     expect(refusals.length).toBeGreaterThan(0)
     expect(refusals.every((ms) => ms > 0)).toBe(true)
-    expect(counted.opened()).toBe(2) // the first, and the one after disconnect(): never closed for flooding
+    expect(socketsOpened).toBe(2) // the first, and the one after disconnect(): never closed for flooding
     const token = await session(small, userId)
     const res = await query(small, token, { name: 'loadComments', args: { roomId: room.id, limit: 100 } })
-    expect(res.body.comments.at(-1).text).toBe(`m${3 * LIMITS.maxMutationsPerFrame - 1}`)
+    expect(res.body.comments.at(-1).text).toBe(`m${count - 1}`)
   })
 
   it('handshake timeout: hello before it is accepted, no hello closes with handshakeFailed', async () => {
