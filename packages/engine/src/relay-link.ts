@@ -56,6 +56,8 @@ export class RelayLink {
   private readonly conn: Connection
   private readonly outbox: OutboxSender
   private readonly relay: RelayClient
+  /** The same queries, forwarded to the leader tab (made once, on first use in a follower). */
+  private throughLeader: RelayClient | undefined
   private readonly tabs: TabChannel
   private hasSession = false
   private readonly stopWatchingNetwork: () => void
@@ -236,7 +238,7 @@ export class RelayLink {
 
   /** The relay client, asking through the leader tab when this one is not it. */
   get queries(): RelayClient {
-    return this.isLeader ? this.relay : this.relay.via((q) => this.askLeader(q))
+    return this.isLeader ? this.relay : (this.throughLeader ??= this.relay.via((q) => this.askLeader(q)))
   }
 
   private askLeader(query: Query): Promise<unknown> {

@@ -142,11 +142,14 @@ export class Reader {
   /**
    * Whether the user is in a room, answered cheaply: from the base row when it settles the question
    * (the common case), else from the full visible room (pending creates, joins and removals).
+   * Only the room's oldest queued mutation is looked at, so a loop queueing many comments stays
+   * O(1) per call: a comment queued behind the user's own queued removal is accepted here and
+   * refused by the relay (`forbidden`, rolled back), the outcome a full check would give at once.
    */
   async membership(roomId: string): Promise<'member' | 'removed' | 'unknown'> {
-    const [base, pending] = await Promise.all([this.db.rooms.get(roomId), this.db.outbox.where('roomId').equals(roomId).first()])
-    if (base && !base.isRemoved && !pending) return 'member'
-    if (base && !base.isRemoved && pending && (pending.mutation.name === 'sendComment' || pending.mutation.name === 'updateOptions')) return 'member'
+    const [base, oldest] = await Promise.all([this.db.rooms.get(roomId), this.db.outbox.where('roomId').equals(roomId).first()])
+    const leavesMembershipAlone = !oldest || oldest.mutation.name === 'sendComment' || oldest.mutation.name === 'updateOptions'
+    if (base && !base.isRemoved && leavesMembershipAlone) return 'member'
     const room = await this.room(roomId, { participants: false })
     return !room ? 'unknown' : room.isRemoved ? 'removed' : 'member'
   }
