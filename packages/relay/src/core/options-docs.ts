@@ -200,6 +200,14 @@ export class OptionsDocs {
     timer.unref()
   }
 
+  /**
+   * Drops every cached document: after a write transaction failed as a whole, the cache may hold
+   * rows it read inside it that never committed. The next use of each room reloads it.
+   */
+  forgetAll(): void {
+    this.cache.clear()
+  }
+
   /** Drops documents unused for `idleMs`. */
   sweep(): void {
     const cutoff = this.o.now() - this.o.idleMs

@@ -43,6 +43,35 @@ describe('relay core', () => {
     expect(over).toMatchObject({ ok: false, error: { code: 'limit_exceeded' } })
   })
 
+  it('applies a frame in one transaction where a refused mutation undoes only itself', async () => {
+    const { core, seedUsers, published, storage } = await setup()
+    await seedUsers(['a', 'b'])
+    const m = (id: string, name: MutationName, args: object): Mutation => ({ id, name, args, createdAt: 0 }) as never
+    const frame = [
+      m('m1', 'createGroupRoom', { roomId: 'g:f', name: 'frame', userIds: ['b'] }),
+      m('m2', 'sendComment', { roomId: 'g:f', uniqueId: 'c1', text: 'one', type: 'text' }),
+      // Refused after writing nothing of its own: unknown room.
+      m('m3', 'sendComment', { roomId: 'g:none', uniqueId: 'c2', text: 'lost', type: 'text' }),
+      // Refused mid-way: the second user does not exist, so the room it would create must not either.
+      m('m4', 'createGroupRoom', { roomId: 'g:half', name: 'half', userIds: ['b', 'nobody'] }),
+      m('m5', 'sendComment', { roomId: 'g:f', uniqueId: 'c3', text: 'two', type: 'text' }),
+      // The same id again in one frame: the first answer, applied once.
+      m('m2', 'sendComment', { roomId: 'g:f', uniqueId: 'c1', text: 'one', type: 'text' }),
+    ]
+    const results = await core.applyMutations('a', frame)
+    expect(results.map((r) => [r.mutationId, r.ok])).toEqual([['m1', true], ['m2', true], ['m3', false], ['m4', false], ['m5', true], ['m2', true]])
+    expect(results[5]).toEqual(results[1])
+    expect(published.map((c) => [c.seq, c.roomId])).toEqual([[1, 'g:f'], [2, 'g:f'], [3, 'g:f']])
+    await storage.read(async (r) => {
+      expect(await r.currentSeq()).toBe(3)
+      expect(await r.getRoom('g:half')).toBeUndefined()
+      expect((await r.listComments('g:f', { limit: 10 })).map((c) => c.uniqueId)).toEqual([expect.stringMatching(/^system/), 'c1', 'c3'])
+    })
+    // A replayed frame answers the stored results (refusals included) and changes nothing.
+    expect(await core.applyMutations('a', frame)).toEqual(results)
+    expect(published).toHaveLength(3)
+  })
+
   it('publishes one change per committed mutation, in seq order, and none for refusals or no-ops', async () => {
     const { seedUsers, apply, published } = await setup()
     await seedUsers(['a', 'b', 'c'])

@@ -16,7 +16,7 @@ import { issueToken, verifyToken, type VerifiedToken } from '../auth.js'
 import type { Fanout, RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { createAsyncMutex } from '../storage/async-mutex.js'
-import type { RelayStorage, StorageReader, StorageTx } from '../storage/relay-storage.js'
+import type { RelayStorage, StorageReader, StorageTx, UserRow } from '../storage/relay-storage.js'
 import { addParticipants, removeParticipants } from './member-mutations.js'
 import { markAsRead, sendComment } from './comment-mutations.js'
 import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
@@ -91,36 +91,34 @@ export function createRelayCore(options: RelayCoreOptions) {
       }),
   })
 
-  /** Stores `result` unless a result for the id exists already; answers the stored one. */
-  const storeResult = (userId: string, result: MutationResult) =>
-    write(async (tx) => {
-      const stored = await tx.getMutationResult(userId, result.mutationId)
-      if (stored) return { value: stored, changes: [] }
-      await tx.putMutationResult(userId, result.mutationId, result)
-      return { value: result, changes: [] }
-    })
+  /** The result of a refused mutation (or of a frame that could not run). */
+  const refusal = (mutationId: string, e: unknown, userId: string): MutationResult => {
+    const error = toParlorError(e)
+    if (error.code === 'internal') logger.error('mutation failed unexpectedly', { err: e, userId, mutationId })
+    return { mutationId, ok: false, error: { code: error.code, message: error.message } }
+  }
 
-  async function applyOne(userId: string, mutation: Mutation): Promise<MutationResult> {
-    const mutationId = mutation.id
+  /**
+   * Applies one mutation inside the frame's transaction, in a savepoint: a refusal undoes only its
+   * own writes. Refusals are stored like successes (so a replay gets the same answer); transient
+   * failures are not, so a retry may still succeed.
+   */
+  async function applyInFrame(tx: StorageTx, actor: UserRow, mutation: Mutation): Promise<{ result: MutationResult; changes: RelayChange[] }> {
+    const { id: mutationId } = mutation
+    const stored = await tx.getMutationResult(actor.userId, mutationId)
+    if (stored) return { result: stored, changes: [] }
     try {
-      return await write(async (tx) => {
-        const stored = await tx.getMutationResult(userId, mutationId)
-        if (stored) return { value: stored, changes: [] }
-        const actor = await tx.getUser(userId)
-        if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
+      return await tx.savepoint(async () => {
         const scope = new WriteScope(tx, actor, now(), optionsDocs)
         const value = await MUTATIONS[mutation.name](scope, mutation.args as never)
         const result: MutationResult = { mutationId, ok: true, value }
-        await tx.putMutationResult(userId, mutationId, result)
-        return { value: result, changes: scope.changes() }
+        await tx.putMutationResult(actor.userId, mutationId, result)
+        return { result, changes: scope.changes() }
       })
     } catch (e) {
-      const error = toParlorError(e)
-      if (error.code === 'internal') logger.error('mutation failed unexpectedly', { err: e, userId, mutationId })
-      const result: MutationResult = { mutationId, ok: false, error: { code: error.code, message: error.message } }
-      // Refusals are stored like successes (the transaction that failed wrote nothing); transient
-      // failures are not, so a retry may still succeed.
-      return error.retryable ? result : storeResult(userId, result)
+      const result = refusal(mutationId, e, actor.userId)
+      if (!toParlorError(e).retryable) await tx.putMutationResult(actor.userId, mutationId, result)
+      return { result, changes: [] }
     }
   }
 
@@ -175,13 +173,31 @@ export function createRelayCore(options: RelayCoreOptions) {
     mintToken: (userId: string, ttlMs: number = tokenTtlMs): string => issueToken(secret, userId, ttlMs, now()).token,
 
     /**
-     * Applies validated mutations in order, each in its own transaction, at most once per (user,
-     * mutation id); one result per mutation. Domain refusals are results, stored like successes.
+     * Applies validated mutations in order, at most once per (user, mutation id); one result per
+     * mutation. They share one write transaction (a commit costs more than most mutations), each in
+     * its own savepoint; their changes are published after it commits. Domain refusals are results.
+     * If the transaction itself fails, nothing of it was applied and every mutation gets the error.
      */
     async applyMutations(userId: string, mutations: readonly Mutation[]): Promise<MutationResult[]> {
-      const results: MutationResult[] = []
-      for (const mutation of mutations) results.push(await applyOne(userId, mutation))
-      return results
+      if (mutations.length === 0) return []
+      try {
+        return await write(async (tx) => {
+          const actor = await tx.getUser(userId)
+          if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
+          const results: MutationResult[] = []
+          const changes: RelayChange[] = []
+          for (const mutation of mutations) {
+            const applied = await applyInFrame(tx, actor, mutation)
+            results.push(applied.result)
+            changes.push(...applied.changes)
+          }
+          return { value: results, changes }
+        })
+      } catch (e) {
+        // Whatever the transaction read of options documents may not have committed.
+        optionsDocs.forgetAll()
+        return mutations.map((m) => refusal(m.id, e, userId))
+      }
     },
 
     query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body, optionsDocs)),

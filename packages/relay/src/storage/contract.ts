@@ -124,6 +124,40 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       expect(await s.transaction((tx) => tx.nextSeq())).toBe(1)
     })
 
+    it('undoes a savepoint that throws (seq included) and keeps the rest of the transaction', async () => {
+      const s = (await open()).storage()
+      const boom = new Error('boom')
+      const outcome = await s.transaction(async (tx) => {
+        await tx.putUser(user('kept'))
+        const kept = await tx.savepoint(async () => {
+          await tx.insertComment(comment('g:1', 1))
+          return tx.nextSeq()
+        })
+        await expect(
+          tx.savepoint(async () => {
+            await tx.nextSeq()
+            await tx.putRoom(room('g:undone'))
+            await tx.insertComment(comment('g:1', 2, { uniqueId: 'u2' }))
+            // Nested: undone with its parent even though it succeeded.
+            await tx.savepoint(() => tx.putMutationResult('kept', 'm1', { mutationId: 'm1', ok: true, value: {} }))
+            throw boom
+          }),
+        ).rejects.toBe(boom)
+        // A statement that fails inside a savepoint does not poison the transaction (PostgreSQL).
+        await expect(tx.savepoint(() => tx.insertComment(comment('g:1', 1)))).rejects.toThrow()
+        return { kept, after: await tx.nextSeq() }
+      })
+      expect(outcome).toEqual({ kept: 1, after: 2 })
+      await s.read(async (rd) => {
+        expect(await rd.currentSeq()).toBe(2)
+        expect(await rd.getUser('kept')).toBeDefined()
+        expect(await rd.getRoom('g:undone')).toBeUndefined()
+        expect(await rd.getCommentByUniqueId('g:1', 'u1')).toBeDefined()
+        expect(await rd.getCommentByUniqueId('g:1', 'u2')).toBeUndefined()
+        expect(await rd.getMutationResult('kept', 'm1')).toBeUndefined()
+      })
+    })
+
     it('serializes concurrent transactions (no lost updates)', async () => {
       const s = (await open()).storage()
       await s.transaction((tx) => tx.putRoom(room('g:1', { participantCount: 0 })))

@@ -197,6 +197,19 @@ function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
       await q('deleteOptionsUpdates', SQL.deleteOptionsUpdates, [roomId])
       return Number((await q('appendOptionsUpdate', SQL.appendOptionsUpdate, [roomId, seq, toBuffer(state)]))[0]!.id)
     },
+    // Savepoints nest by name (the innermost `sp` is the one released or rolled back to).
+    savepoint: async <T>(fn: () => Promise<T>): Promise<T> => {
+      await q('savepoint', 'SAVEPOINT sp')
+      try {
+        const result = await fn()
+        await q('releaseSavepoint', 'RELEASE SAVEPOINT sp')
+        return result
+      } catch (e) {
+        await q('rollbackToSavepoint', 'ROLLBACK TO SAVEPOINT sp')
+        await q('releaseSavepoint', 'RELEASE SAVEPOINT sp')
+        throw e
+      }
+    },
   }
 }
 

@@ -117,6 +117,12 @@ export interface StorageTx extends StorageReader {
    * (their merge, made by the caller in this same transaction); answers the new row's id.
    */
   replaceOptionsUpdates(roomId: string, seq: number, state: Uint8Array): Promise<number>
+  /**
+   * Runs `fn` inside a savepoint of this transaction: keeps its writes when it resolves, undoes them
+   * (seq included) and rethrows when it throws, and the transaction goes on either way. Lets one
+   * transaction carry many mutations, each of which may be refused on its own.
+   */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>
 }
 
 /** A relay storage adapter (SQLite by default; see `sqlite.ts`). */

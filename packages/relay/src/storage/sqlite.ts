@@ -170,6 +170,19 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       s.deleteOptionsUpdates.run(roomId)
       return s.appendOptionsUpdate.get(roomId, seq, toBuffer(state)) as number
     },
+    // Savepoints nest by name (the innermost `sp` is the one released or rolled back to).
+    savepoint: async <T>(fn: () => Promise<T>): Promise<T> => {
+      db.exec('SAVEPOINT sp')
+      try {
+        const result = await fn()
+        db.exec('RELEASE sp')
+        return result
+      } catch (e) {
+        db.exec('ROLLBACK TO sp')
+        db.exec('RELEASE sp')
+        throw e
+      }
+    },
   }
 
   const mutex = createAsyncMutex()
