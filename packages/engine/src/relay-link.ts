@@ -75,6 +75,8 @@ export class RelayLink {
   private tabQueries = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void }>()
   private nextTabQuery = 0
   private statusRefresh: Promise<void> | undefined
+  /** Rooms written since the last `room` events, and whether their options changed. */
+  private readonly roomsToAnnounce = new Map<string, boolean>()
   private lastStatusAt = 0
   private readonly resyncedAt = new Map<string, number>()
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
@@ -184,6 +186,7 @@ export class RelayLink {
     const { pending, oldestPendingAt } = this.current
     this.current = { ...this.current, online: this.isOnline(), pending: pending + 1, oldestPendingAt: oldestPendingAt ?? createdAt }
     this.o.events.emit('status', this.status())
+    this.outbox.queued()
     if (this.isLeader) void this.outbox.flush()
     else this.tabs.post({ kind: 'outbox' })
     void this.refreshStatus()
@@ -205,6 +208,7 @@ export class RelayLink {
         break
       case 'outbox':
         if (!this.isLeader) break
+        this.outbox.queued()
         void this.outbox.flush()
         this.tabs.post({ kind: 'leader', online: this.caughtUp })
         break
@@ -263,7 +267,7 @@ export class RelayLink {
   private async onFrames(frames: DownFrame[]): Promise<void> {
     const changes: ChangeFrame[] = []
     const flushChanges = async () => {
-      if (changes.length > 0) await this.publish(await this.o.writer.applyChanges(changes.splice(0)))
+      if (changes.length > 0) this.publish(await this.o.writer.applyChanges(changes.splice(0)))
     }
     for (const frame of frames) {
       if (frame.type === 'change') {
@@ -282,7 +286,7 @@ export class RelayLink {
         const isHelloAnswer = this.awaitingHelloSync
         const changes = await this.o.writer.applySync(frame, isHelloAnswer, this.listed)
         if (frame.more) {
-          await this.publish(changes)
+          this.publish(changes)
           break
         }
         this.listed = new Set()
@@ -295,12 +299,16 @@ export class RelayLink {
           this.outbox.enable()
           this.scheduleTokenRefresh()
         }
-        await this.publish(changes)
+        this.publish(changes)
         break
       }
       case 'ack': {
-        this.outbox.acknowledged(frame.results)
-        await this.publish(await this.o.writer.settle(frame.results, (n) => backoffDelay(n, this.o.backoff)))
+        const rows = this.outbox.acknowledged(frame.results)
+        try {
+          this.publish(await this.o.writer.settle(frame.results, rows, (n) => backoffDelay(n, this.o.backoff)))
+        } finally {
+          this.outbox.settled(rows.keys())
+        }
         void this.outbox.flush()
         break
       }
@@ -369,19 +377,36 @@ export class RelayLink {
     void this.refreshStatus()
   }
 
-  /** Emits events for what a write changed (after its transaction committed). */
-  private async publish(ch: Changes): Promise<void> {
+  /**
+   * Emits events for what a write changed (after its transaction committed). Room (and options)
+   * events carry the room as reads show it, read once per STATUS_INTERVAL_MS however many writes
+   * touched it meanwhile (see `announceRooms`); the rest go out now.
+   */
+  private publish(ch: Changes): void {
     for (const { row, error } of ch.failed) this.emit('mutation:failed', { mutation: row.mutation, error })
     for (const id of ch.roomIds) {
       if (ch.removedRoomIds.has(id)) continue
-      const room = await this.o.reader.room(id, { participants: false })
-      if (room) this.emit('room', room)
-      if (room && ch.optionsRoomIds.has(id)) this.emit('options', { roomId: id, options: room.options })
+      this.roomsToAnnounce.set(id, this.roomsToAnnounce.get(id) === true || ch.optionsRoomIds.has(id))
     }
-    for (const id of ch.removedRoomIds) this.emit('room:removed', { roomId: id })
+    for (const id of ch.removedRoomIds) {
+      this.roomsToAnnounce.delete(id)
+      this.emit('room:removed', { roomId: id })
+    }
     for (const c of ch.comments) this.emit('comment', toComment(c))
     for (const id of ch.resyncRoomIds) if (!ch.removedRoomIds.has(id)) this.resyncOptions(id)
-    await this.refreshStatus()
+    void this.refreshStatus()
+  }
+
+  /** Emits `room` (and `options` where they changed) for the rooms written since the last time. */
+  private async announceRooms(): Promise<void> {
+    const rooms = [...this.roomsToAnnounce]
+    this.roomsToAnnounce.clear()
+    for (const [id, isOptionsChanged] of rooms) {
+      const room = await this.o.reader.room(id, { participants: false }).catch(() => undefined)
+      if (this.closed) return
+      if (room) this.emit('room', room)
+      if (room && isOptionsChanged) this.emit('options', { roomId: id, options: room.options })
+    }
   }
 
   /**
@@ -400,7 +425,7 @@ export class RelayLink {
       .then(async (value) => {
         const v = parseWith(roomByIdValueSchema, value, 'getRoomById')
         if (!v.isParticipant || this.closed) return
-        await this.publish(await this.o.writer.replaceOptions(roomId, v.room.optionsState, v.room.version, v.room.options))
+        this.publish(await this.o.writer.replaceOptions(roomId, v.room.optionsState, v.room.version, v.room.options))
       })
       .catch((err: unknown) => this.o.logger.debug('options resync failed', { roomId, err: String(err) }))
   }
@@ -412,9 +437,10 @@ export class RelayLink {
   }
 
   /**
-   * Recomputes the status soon, emitting `status` when it changed. Bursts coalesce into one
-   * computation per STATUS_INTERVAL_MS: counting the outbox is not free, and a loop queueing a
-   * thousand comments must not count it a thousand times.
+   * Announces the rooms written and recomputes the status soon, emitting `room`/`options` and
+   * `status` (when it changed). Bursts coalesce into one round per STATUS_INTERVAL_MS: reading a room
+   * or counting the outbox is not free, and a replay of a thousand comments must not do either a
+   * thousand times.
    */
   refreshStatus(): Promise<void> {
     this.statusRefresh ??= new Promise<void>((resolve) => {
@@ -422,7 +448,9 @@ export class RelayLink {
       setTimeout(() => {
         this.statusRefresh = undefined
         this.lastStatusAt = Date.now()
-        void this.computeStatus().finally(resolve)
+        void this.announceRooms()
+          .then(() => this.computeStatus())
+          .finally(resolve)
       }, wait)
     })
     return this.statusRefresh

@@ -100,21 +100,26 @@ export class Writer {
     })
   }
 
-  /** Settles acknowledged mutations: effects into the base, outbox rows deleted or rescheduled. */
-  settle(results: readonly MutationResult[], backoffMs: (attempts: number) => number): Promise<Changes> {
+  /**
+   * Settles acknowledged mutations: effects into the base, outbox rows deleted or rescheduled.
+   * `rows` are the outbox rows answered (by mutation id); a result without one is not settled here.
+   */
+  settle(results: readonly MutationResult[], rows: ReadonlyMap<string, OutboxRow>, backoffMs: (attempts: number) => number): Promise<Changes> {
+    // Of the room rows the results carry, only the newest of each room is written.
+    const newest = new Map<string, number>()
+    for (const r of results) if (r.ok && r.value.room && rows.has(r.mutationId)) newest.set(r.value.room.id, Math.max(newest.get(r.value.room.id) ?? -1, r.value.room.version))
     return this.write(async (ch) => {
-      const rows = await this.db.outbox.where('id').anyOf(results.map((r) => r.mutationId)).toArray()
-      const byId = new Map(rows.map((r) => [r.id, r]))
       const done: number[] = []
       const comments: CommentRecord[] = []
       for (const res of results) {
-        const row = byId.get(res.mutationId)
+        const row = rows.get(res.mutationId)
         if (!row) continue
         ch.roomIds.add(row.roomId)
         if (res.ok) {
           // Accepted: the relay's document holds it now (its change may even have come already).
           if (row.mutation.name === 'updateOptions') await this.applyOptionsUpdate(row.roomId, row.mutation.args.update, 0, ch)
-          if (res.value.room) await this.putRoom(res.value.room, ch)
+          const { room } = res.value
+          if (room && room.version >= newest.get(room.id)!) await this.putRoom(room, ch)
           if (res.value.participants) await this.putParticipants(res.value.participants, ch)
           if (res.value.comment) comments.push(res.value.comment)
           done.push(row.seq!)
@@ -298,10 +303,12 @@ export class Writer {
     for (const c of added) ch.roomIds.add(c.roomId)
     if (!countUnread) return
     const me = this.me()
-    for (const roomId of new Set(added.map((c) => c.roomId))) {
+    // Only others' comments can be unread (the pointer decides which): look at their rooms alone.
+    const others = added.filter((c) => isUnreadFor(c, me, 0))
+    for (const roomId of new Set(others.map((c) => c.roomId))) {
       const room = await this.db.rooms.get(roomId)
       if (!room) continue
-      const unread = added.filter((c) => c.roomId === roomId && isUnreadFor(c, me, room.lastReadCommentId)).length
+      const unread = others.filter((c) => c.roomId === roomId && isUnreadFor(c, me, room.lastReadCommentId)).length
       if (unread > 0) await this.db.rooms.update(roomId, { unreadCount: room.unreadCount + unread })
     }
   }

@@ -4,13 +4,14 @@
  * and detects dead peers with websocket pings.
  */
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE_CODES, LIMITS } from '@parlor/protocol'
 import type { RelayCore } from '../core/relay-core.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
-import { Connection } from './connection.js'
+import { Connection, type FrameSocket } from './connection.js'
 import { ConnectionRegistry } from './connection-registry.js'
 import { createYjsEndpoint } from './yjs-endpoint.js'
 
@@ -94,7 +95,7 @@ export function createSocketServer(o: SocketServerOptions) {
 
   function accept(ws: WebSocket): void {
     const conn = new Connection({
-      socket: ws,
+      socket: batchingSends(ws),
       core: o.core,
       registry,
       logger: o.logger,
@@ -184,4 +185,33 @@ function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   if (Buffer.isBuffer(data)) return data
   if (Array.isArray(data)) return Buffer.concat(data)
   return Buffer.from(data)
+}
+
+/**
+ * The frames sent to one socket in one turn of the event loop (a mutate frame's changes and its
+ * ack, a burst of fan-out) leave in one write instead of one system call each: the TCP socket is
+ * corked at the turn's first send and uncorked once the turn is over. ws keeps that socket private
+ * (`_socket`); without it, frames go out one by one.
+ */
+function batchingSends(ws: WebSocket): FrameSocket {
+  const tcp = (ws as unknown as { _socket?: Socket })._socket
+  let isCorked = false
+  const uncork = () => {
+    isCorked = false
+    tcp!.uncork()
+  }
+  return {
+    send(text) {
+      if (tcp && !isCorked) {
+        isCorked = true
+        tcp.cork()
+        setImmediate(uncork)
+      }
+      ws.send(text)
+    },
+    close: (code, reason) => ws.close(code, reason),
+    get bufferedAmount() {
+      return ws.bufferedAmount
+    },
+  }
 }
