@@ -26,6 +26,12 @@
  * Run (about 8 minutes for 3 runs; a run that would end past 10 minutes is skipped) from the repo root:
  * `npx -y pnpm@12.4.2 --filter @parlor/test exec tsx bench/options-fanout-bench.ts [runs=3]`
  * (the table on stdout, progress on stderr).
+ *
+ * For quicker iterations (every relay is still measured in the same run):
+ * - `OPTIONS_BENCH_ONLY=throughput` (comma-separated: heap, fanout, throughput, sync) runs only
+ *   those sections (throughput alone: about 1–2 minutes a run);
+ * - `OPTIONS_BENCH_PROFILE=<dir>` writes a V8 CPU profile of the Parlor relay for every Parlor
+ *   throughput step (`<variant>-<rate>.cpuprofile`, open in Chrome DevTools or speedscope).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,6 +41,8 @@ import { freePort, startChild, type Child } from './lib/proc.js'
 import { OPTIONS, type SocketSpec, type Wire } from './lib/wire.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
+const SECTIONS = new Set((process.env.OPTIONS_BENCH_ONLY ?? 'heap,fanout,throughput,sync').split(',').map((x) => x.trim()))
+const PROFILE_DIR = process.env.OPTIONS_BENCH_PROFILE
 const BUDGET_MS = 10 * 60_000
 const started = performance.now()
 const elapsed = () => performance.now() - started
@@ -243,10 +251,13 @@ async function throughput(run: Run, r: number): Promise<void> {
     const attempt = async (rate: number, isRetry: boolean): Promise<boolean> => {
       await run.writer.call('generate', { group: 'tw', perDoc: Math.ceil((rate * TP_STEP_MS) / 1000 / TP_DOCS) + 5 })
       await run.subs.call('reset', { group: 'ts' })
+      const isProfiled = PROFILE_DIR !== undefined && parlor
+      if (isProfiled) await run.relays[relay].child.call('profileStart')
       const cpu0 = await run.relays[relay].child.call<{ user: number; system: number }>('cpu')
       const w = await run.writer.call<{ sent: Record<string, string[]>; count: number; achieved: number }>('write', { group: 'tw', rate, durationMs: TP_STEP_MS })
       const rep = await run.subs.call<{ expected: number; lost: number; p50: number; p99: number }>('report', { group: 'ts', sent: w.sent, timeoutMs: 3_000 })
       const cpu1 = await run.relays[relay].child.call<{ user: number; system: number }>('cpu')
+      if (isProfiled) await run.relays[relay].child.call('profileStop', { path: join(PROFILE_DIR, `${v}-${rate}${isRetry ? '-again' : ''}-r${r}.cpuprofile`) })
       const cpuPerUpdate = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / w.count
       const ok = rep.lost === 0 && rep.p99 <= TP_P99_MS && w.achieved >= 0.95 * rate
       if (rate === RATES[0] && !isRetry) record('throughput-cpu-1000', v, cpuPerUpdate)
@@ -534,14 +545,22 @@ async function main(): Promise<void> {
     log(`run ${r + 1} of ${RUNS}: starting relays`)
     const run = await startRun()
     try {
-      log('heap per document and documents left')
-      await heap(run, r)
-      log('fan-out')
-      await fanout(run, r)
-      log('throughput')
-      await throughput(run, r)
-      log('one client, 1,000 rooms')
-      await syncRooms(run, r)
+      if (SECTIONS.has('heap')) {
+        log('heap per document and documents left')
+        await heap(run, r)
+      }
+      if (SECTIONS.has('fanout')) {
+        log('fan-out')
+        await fanout(run, r)
+      }
+      if (SECTIONS.has('throughput')) {
+        log('throughput')
+        await throughput(run, r)
+      }
+      if (SECTIONS.has('sync')) {
+        log('one client, 1,000 rooms')
+        await syncRooms(run, r)
+      }
       runsDone++
     } finally {
       await stopRun(run)

@@ -48,6 +48,8 @@ export {
   compactOptionsState,
   legacyOptionsState,
   validateOptionsUpdate,
+  ValidatedOptionsDoc,
+  newOptionsDoc,
   encodeOptionsUpdate,
   decodeOptionsUpdate,
   type OptionEntry,

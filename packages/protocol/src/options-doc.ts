@@ -24,6 +24,15 @@ import { checkOptionEntry, checkOptions } from './options.js'
 /** The name of the root Y.Array that holds the entries. */
 export const OPTIONS_ROOT = 'options'
 
+/**
+ * A new empty document. The guid is fixed: Yjs only uses it for subdocuments (options documents
+ * have none), and the default one costs 31 calls to `crypto.getRandomValues` (about 60 µs, more
+ * than everything else validating an update takes).
+ */
+export function newOptionsDoc(): Y.Doc {
+  return new Y.Doc({ guid: OPTIONS_ROOT })
+}
+
 /** One entry of the options array. */
 export interface OptionEntry {
   key: string
@@ -171,7 +180,7 @@ export function captureUpdate(doc: Y.Doc, fn: (doc: Y.Doc) => void): Uint8Array 
  * may well hold earlier changes of the same writer.
  */
 export function optionsDocFrom(updates: readonly (Uint8Array | undefined)[], clientID?: number): Y.Doc {
-  const doc = new Y.Doc()
+  const doc = newOptionsDoc()
   optionsArray(doc)
   for (const u of updates) if (u && u.length > 0) Y.applyUpdate(doc, u)
   if (clientID !== undefined) doc.clientID = clientID
@@ -204,7 +213,7 @@ export function compactOptionsState(updates: readonly Uint8Array[]): Uint8Array 
  * bytes and replicas that receive it twice hold it once.
  */
 export function legacyOptionsState(options: RoomOptions): Uint8Array {
-  const doc = new Y.Doc()
+  const doc = newOptionsDoc()
   doc.clientID = 0
   const keys = Object.keys(options).sort()
   optionsArray(doc).push(keys.map((key) => ({ key, val: options[key]! })))
@@ -237,41 +246,137 @@ export interface ValidatedOptionsUpdate {
  * const { options, effective } = validateOptionsUpdate(storedState, fromBase64(mutation.args.update))
  */
 export function validateOptionsUpdate(state: Uint8Array | undefined, update: Uint8Array): ValidatedOptionsUpdate {
-  if (!(update instanceof Uint8Array) || update.length === 0) throw new ParlorError('validation', 'the options update is empty')
-  if (update.length > LIMITS.maxOptionsUpdateBytes) {
-    throw new ParlorError('limit_exceeded', `an options update may take at most ${LIMITS.maxOptionsUpdateBytes} bytes`)
-  }
-  let doc: Y.Doc | undefined
+  const doc = new ValidatedOptionsDoc(state)
   try {
-    doc = optionsDocFrom([state])
-    const parts: Uint8Array[] = []
-    doc.on('update', (u: Uint8Array) => void parts.push(u))
-    try {
-      Y.applyUpdate(doc, update)
-    } catch (e) {
-      throw new ParlorError('validation', 'the options update is not a valid Yjs update', { cause: e })
-    }
-    checkStructure(doc)
-    removeDuplicateOptions(doc)
-    const arr = optionsArray(doc)
-    for (const e of arr.toArray()) checkOptionEntry(e.key, e.val)
-    const options = readOptions(doc)
-    checkOptions(options)
-    if (parts.length > 0 && Y.encodeStateAsUpdate(doc).length > LIMITS.maxOptionsDocBytes) {
-      throw new ParlorError('limit_exceeded', `an options document may take at most ${LIMITS.maxOptionsDocBytes} bytes`)
-    }
-    const effective = parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
-    return { options, effective }
-  } catch (e) {
-    if (e instanceof ParlorError) throw e
-    throw new ParlorError('validation', 'the options update could not be checked', { cause: e })
+    return doc.apply(update)
   } finally {
-    doc?.destroy()
+    doc.destroy()
   }
 }
 
-/** Throws `validation` unless the document holds only string entries in the root `options`. */
-function checkStructure(doc: Y.Doc): void {
+/**
+ * A room's options document kept in memory to check many updates in turn, each against the
+ * document as the previous ones left it, without rebuilding a copy per update (the relay holds one
+ * per room being written). {@link apply} runs the checks of {@link validateOptionsUpdate} on the
+ * document itself: the structure only of the structs the update added (the document was checked
+ * as a whole the first time), the limits on the live entries (at most 64) and the encoded size. A
+ * refused update leaves the document exactly as it was: it is rebuilt from the state before it.
+ *
+ * @example
+ * const doc = new ValidatedOptionsDoc(storedState)
+ * const { effective } = doc.apply(update) // throws validation / limit_exceeded; doc unchanged then
+ * store(effective); send(doc.state)
+ */
+export class ValidatedOptionsDoc {
+  private doc: Y.Doc
+  /** The encoded state, when known (undefined after {@link merge} changed the document). */
+  private encoded: Uint8Array | undefined
+  /** Whether every struct of the document has passed the structure check (else the next apply checks all). */
+  private isChecked = false
+  private readonly parts: Uint8Array[] = []
+  private readonly onUpdate = (u: Uint8Array) => void this.parts.push(u)
+
+  /** A document holding `state` (trusted: what storage holds); checked in full by the first apply. */
+  constructor(state?: Uint8Array) {
+    this.doc = this.build(state)
+    this.encoded = state && state.length > 0 ? state : undefined
+  }
+
+  private build(state: Uint8Array | undefined): Y.Doc {
+    const doc = optionsDocFrom([state])
+    doc.on('update', this.onUpdate)
+    return doc
+  }
+
+  /** The document as one Yjs update (the state readers are sent); re-encoded only after a change. */
+  get state(): Uint8Array {
+    this.encoded ??= Y.encodeStateAsUpdate(this.doc)
+    return this.encoded
+  }
+
+  /** The options map. */
+  get options(): RoomOptions {
+    return readOptions(this.doc)
+  }
+
+  /**
+   * Applies a stored update (or state) as it is, unchecked: rows written by a relay, which checked
+   * them on their way in. Whether the document changed.
+   */
+  merge(update: Uint8Array): boolean {
+    this.parts.length = 0
+    Y.applyUpdate(this.doc, update)
+    const isChanged = this.parts.length > 0
+    this.parts.length = 0
+    if (isChanged) this.encoded = undefined
+    return isChanged
+  }
+
+  /**
+   * Checks `update` against the document and applies it (with the removal of the entries it made
+   * lose). Returns the options after it and the effective update (undefined when the document held
+   * everything already). Throws like {@link validateOptionsUpdate}, and then the document is as before.
+   */
+  apply(update: Uint8Array): ValidatedOptionsUpdate {
+    if (!(update instanceof Uint8Array) || update.length === 0) throw new ParlorError('validation', 'the options update is empty')
+    if (update.length > LIMITS.maxOptionsUpdateBytes) {
+      throw new ParlorError('limit_exceeded', `an options update may take at most ${LIMITS.maxOptionsUpdateBytes} bytes`)
+    }
+    const before = this.state
+    const store = this.doc.store
+    const clocks = new Map<number, number>()
+    for (const [client, structs] of store.clients) {
+      const last = structs[structs.length - 1]!
+      clocks.set(client, last.id.clock + last.length)
+    }
+    this.parts.length = 0
+    try {
+      try {
+        Y.applyUpdate(this.doc, update)
+      } catch (e) {
+        throw new ParlorError('validation', 'the options update is not a valid Yjs update', { cause: e })
+      }
+      if (this.parts.length === 0 && store.pendingStructs === null && store.pendingDs === null) {
+        // Nothing new (a client resending what the relay holds): nothing to check or store.
+        return { options: readOptions(this.doc), effective: undefined }
+      }
+      checkStructure(this.doc, this.isChecked ? clocks : undefined)
+      removeDuplicateOptions(this.doc)
+      for (const e of optionsArray(this.doc).toArray()) checkOptionEntry(e.key, e.val)
+      const options = readOptions(this.doc)
+      checkOptions(options)
+      const state = Y.encodeStateAsUpdate(this.doc)
+      if (state.length > LIMITS.maxOptionsDocBytes) {
+        throw new ParlorError('limit_exceeded', `an options document may take at most ${LIMITS.maxOptionsDocBytes} bytes`)
+      }
+      const effective = this.parts.length === 1 ? this.parts[0] : Y.mergeUpdates(this.parts)
+      this.encoded = state
+      this.isChecked = true
+      return { options, effective }
+    } catch (e) {
+      // Whatever the update did to the document is undone by rebuilding it from the state before.
+      this.doc.destroy()
+      this.doc = this.build(before)
+      this.encoded = before
+      if (e instanceof ParlorError) throw e
+      throw new ParlorError('validation', 'the options update could not be checked', { cause: e })
+    } finally {
+      this.parts.length = 0
+    }
+  }
+
+  destroy(): void {
+    this.doc.destroy()
+  }
+}
+
+/**
+ * Throws `validation` unless the document holds only string entries in the root `options` and
+ * nothing is pending. With `clocks` (each client's next clock before the last update), only the
+ * structs added since are checked (from the struct holding that clock: added structs may have
+ * merged into an older one).
+ */
+function checkStructure(doc: Y.Doc, clocks?: ReadonlyMap<number, number>): void {
   if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
     throw new ParlorError('validation', 'the options update depends on changes the relay does not have')
   }
@@ -280,8 +385,12 @@ function checkStructure(doc: Y.Doc): void {
   }
   const arr = optionsArray(doc)
   if (arr._map.size > 0) throw new ParlorError('validation', `"${OPTIONS_ROOT}" is an array of entries, not a map`)
-  for (const structs of doc.store.clients.values()) {
-    for (const s of structs) {
+  for (const [client, structs] of doc.store.clients) {
+    const from = clocks?.get(client) ?? 0
+    const last = structs[structs.length - 1]!
+    if (last.id.clock + last.length <= from) continue
+    for (let i = from === 0 ? 0 : Y.findIndexSS(structs, from); i < structs.length; i++) {
+      const s = structs[i]!
       if (!(s instanceof Y.Item)) continue
       if (s.parent !== arr || s.parentSub !== null) throw new ParlorError('validation', 'options entries must sit directly in the options array')
       if (s.deleted) continue

@@ -10,8 +10,11 @@
  * - `parlor`: `createRelay` on SQLite in `dataDir`, per-socket frame limits raised (see the bench).
  *
  * It answers the parent over IPC: `{ id, cmd: 'stats' }` → heap used after a forced GC, CPU time
- * and the documents it holds in memory (Parlor: read from its `/metrics` gauge by the parent).
+ * and the documents it holds in memory (Parlor: read from its `/metrics` gauge by the parent);
+ * `profileStart` / `profileStop { path }` record a V8 CPU profile of this process into `path`.
  */
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { createRequire } from 'node:module'
 import { connect } from 'node:net'
 import { pathToFileURL } from 'node:url'
@@ -87,11 +90,31 @@ async function heapAfterGc(): Promise<number> {
   return process.memoryUsage().heapUsed
 }
 
+let profiler: Session | undefined
+
+async function profileStart(): Promise<void> {
+  if (!profiler) {
+    profiler = new Session()
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 })
+  }
+  await profiler.post('Profiler.start')
+}
+
+async function profileStop(path: string): Promise<void> {
+  if (!profiler) throw new Error('no profile started')
+  const { profile } = await profiler.post('Profiler.stop')
+  await writeFile(path, JSON.stringify(profile))
+}
+
 process.on('message', async (m: { id: number; cmd: string }) => {
   try {
     let value: unknown
     if (m.cmd === 'stats') value = { heapUsed: await heapAfterGc(), docs: docsInMemory() }
     else if (m.cmd === 'cpu') value = process.cpuUsage()
+    else if (m.cmd === 'profileStart') value = await profileStart()
+    else if (m.cmd === 'profileStop') value = await profileStop((m as { path?: string }).path!)
     else if (m.cmd === 'close') {
       await close()
       value = true

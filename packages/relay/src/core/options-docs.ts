@@ -1,24 +1,32 @@
 /**
  * Rooms' options documents on the relay. Storage holds each document as appended Yjs updates (one
- * row per accepted change, appended in the mutation's transaction); this keeps a cache of merged
- * states for the rooms in use, checks every incoming update against the room's document
- * (`validateOptionsUpdate`), compacts rooms with many rows in the background (one write transaction
- * that merges the rows into one), and evicts documents nobody used for `idleMs`.
+ * row per accepted change, appended in the mutation's transaction); this keeps the documents of the
+ * rooms in use in memory, checks every incoming update against the room's document, compacts rooms
+ * with many rows in the background (one write transaction that merges the rows into one), and
+ * evicts documents nobody used for `idleMs`.
  *
- * The cache only ever holds a prefix of what storage holds: it is refreshed from the rows after the
- * last id it applied, so it stays right with several relay processes on one database and never
- * holds an update of a transaction that rolled back.
+ * A room being written has a {@link ValidatedOptionsDoc}: each update is checked and applied on it
+ * in place (no copy of the document per update; a refused update leaves it as it was). Rooms only
+ * read keep their merged state as bytes.
+ *
+ * What the cache holds is what storage holds, up to the rows read so far (it is refreshed from the
+ * rows after the last id it applied, so it stays right with several relay processes on one
+ * database), plus the updates this process appended itself and has not read back yet
+ * (`unconfirmed`). A row read back confirms its update. A write transaction that no longer sees
+ * one of them proves it was rolled back (a failed transaction or savepoint): the document is
+ * rebuilt from storage. A reader that cannot tell (its snapshot may predate the commit) answers from
+ * storage alone. So readers are never sent an update that storage does not hold.
  */
 import * as Y from 'yjs'
 import { uint32 } from 'lib0/random'
 import {
+  ValidatedOptionsDoc,
   compactOptionsState,
   encodeOptionsUpdate,
   legacyOptionsState,
   optionsDocFrom,
   captureUpdate,
   patchOptions,
-  validateOptionsUpdate,
   type OptionsPatch,
   type RoomOptions,
   type RoomRecord,
@@ -54,7 +62,20 @@ export interface StoredOptionsDoc {
   seq: number
 }
 
+/** An update checked against a room's document (in memory), not stored yet: see {@link OptionsDocs.store}. */
+export interface PreparedOptionsUpdate {
+  readonly roomId: string
+  readonly options: RoomOptions
+  /** What to append (the effective update, with the legacy conversion for a room's first change). */
+  readonly toStore: Uint8Array
+  /** What the room's change carries. */
+  readonly toPublish: Uint8Array
+}
+
 interface Entry {
+  /** The document of a room being written (undefined until the first update checked). */
+  live: ValidatedOptionsDoc | undefined
+  /** The merged state of a room only read (undefined for no document, or when `live` holds it). */
   state: Uint8Array | undefined
   lastRowId: number
   seq: number
@@ -62,10 +83,16 @@ interface Entry {
   rows: number
   /** The document is the deterministic conversion of the room's options column, not stored yet. */
   isLegacy: boolean
+  /** Ids of rows this process appended and has not read back yet. */
+  unconfirmed: number[]
+  /** Updates applied to `live` whose row is being appended right now. */
+  appending: number
   lastUsed: number
 }
 
 export const defaultOptionsDocsOptions = { idleMs: 2_000, maxCached: 10_000, compactAfterRows: 32 } as const
+
+const stateOf = (e: Entry): Uint8Array | undefined => (e.live ? e.live.state : e.state)
 
 export class OptionsDocs {
   private readonly cache = new Map<string, Entry>()
@@ -92,53 +119,146 @@ export class OptionsDocs {
    * whose options predate documents gets its deterministic conversion.
    */
   async load(reader: StorageReader, room: RoomRecord): Promise<StoredOptionsDoc> {
+    const entry = await this.refresh(reader, room, false)
+    return 'lastRowId' in entry ? { state: stateOf(entry), seq: entry.seq } : entry
+  }
+
+  /**
+   * The cached entry of `room`, with the rows written since read into it. `isWriter`: `reader` is a
+   * write transaction of this process (no other write of it runs meanwhile), so an update it does
+   * not see was rolled back. A reader that cannot tell gets a detached answer from storage alone.
+   */
+  private async refresh(reader: StorageReader, room: RoomRecord, isWriter: true): Promise<Entry>
+  private async refresh(reader: StorageReader, room: RoomRecord, isWriter: boolean): Promise<Entry | StoredOptionsDoc>
+  private async refresh(reader: StorageReader, room: RoomRecord, isWriter: boolean): Promise<Entry | StoredOptionsDoc> {
     const cached = this.cache.get(room.id)
-    const rows = await reader.listOptionsUpdates(room.id, cached?.lastRowId ?? 0)
-    const entry = this.merge(room, cached, rows)
+    const afterId = cached?.lastRowId ?? 0
+    const rows = await reader.listOptionsUpdates(room.id, afterId)
+    const current = this.cache.get(room.id)
+    if (!cached || current !== cached || cached.lastRowId !== afterId) {
+      // Nothing cached, or the cache moved on while this read ran: start from this read alone.
+      return this.fromStorage(reader, room, !cached && !current ? rows : undefined, isWriter)
+    }
+    const entry = cached
+    if (entry.unconfirmed.length > 0 || entry.appending > 0) {
+      const seen = new Set(rows.map((r) => r.id))
+      if (entry.appending === 0 && entry.unconfirmed.every((id) => seen.has(id))) entry.unconfirmed = []
+      else if (isWriter) {
+        // Rolled back (a failed transaction or savepoint): the document holds an update storage does not.
+        this.drop(room.id)
+        return this.fromStorage(reader, room, undefined, isWriter)
+      } else return this.detached(reader, room)
+    }
+    if (rows.length > 0) this.mergeRows(entry, rows)
     this.touch(room.id, entry)
-    if (entry.rows >= this.o.compactAfterRows) this.scheduleCompaction(room.id)
+    return entry
+  }
+
+  /** A new entry from every row of the room (`rows`: read already), cached unless the cache moved on. */
+  private async fromStorage(reader: StorageReader, room: RoomRecord, rows: OptionsUpdateRow[] | undefined, isWriter: boolean): Promise<Entry | StoredOptionsDoc> {
+    const entry = this.entryFrom(room, rows ?? (await reader.listOptionsUpdates(room.id, 0)))
+    if (this.cache.has(room.id)) {
+      // Another read filled the cache meanwhile: a reader answers its own view and leaves the cache
+      // alone; a writer's view is the newest there is (writes of this process are serialized).
+      if (!isWriter) return { state: entry.state, seq: entry.seq }
+      this.drop(room.id)
+    }
+    this.touch(room.id, entry)
+    return entry
+  }
+
+  /** The room's document from storage alone, not cached. */
+  private async detached(reader: StorageReader, room: RoomRecord): Promise<StoredOptionsDoc> {
+    const entry = this.entryFrom(room, await reader.listOptionsUpdates(room.id, 0))
     return { state: entry.state, seq: entry.seq }
   }
 
-  private merge(room: RoomRecord, cached: Entry | undefined, rows: OptionsUpdateRow[]): Entry {
+  private entryFrom(room: RoomRecord, rows: OptionsUpdateRow[]): Entry {
+    const base = { live: undefined, unconfirmed: [], appending: 0, lastUsed: this.o.now() }
     if (rows.length === 0) {
-      if (cached) return cached
       const hasLegacy = Object.keys(room.options).length > 0
-      return {
-        state: hasLegacy ? legacyOptionsState(room.options) : undefined,
-        lastRowId: 0,
-        seq: hasLegacy ? room.version : 0,
-        rows: 0,
-        isLegacy: hasLegacy,
-        lastUsed: this.o.now(),
-      }
+      return { ...base, state: hasLegacy ? legacyOptionsState(room.options) : undefined, lastRowId: 0, seq: hasLegacy ? room.version : 0, rows: 0, isLegacy: hasLegacy }
     }
-    const base = cached && !cached.isLegacy ? [cached.state] : []
-    const parts = [...base, ...rows.map((r) => r.update)].filter((u): u is Uint8Array => u !== undefined)
     // Re-encoded through a document, not just merged: merged updates keep the content of every
     // deleted entry, and this state is what readers are sent.
-    const state = parts.length === 1 ? parts[0]! : compactOptionsState(parts)
-    return {
-      state,
-      lastRowId: rows.at(-1)!.id,
-      seq: Math.max(cached?.seq ?? 0, ...rows.map((r) => r.seq)),
-      rows: (cached?.rows ?? 0) + rows.length,
-      isLegacy: false,
-      lastUsed: this.o.now(),
+    const state = rows.length === 1 ? rows[0]!.update : compactOptionsState(rows.map((r) => r.update))
+    return { ...base, state, lastRowId: rows.at(-1)!.id, seq: Math.max(...rows.map((r) => r.seq)), rows: rows.length, isLegacy: false }
+  }
+
+  /** Reads rows written since into the entry (stored rows are applied unchecked: a relay checked them). */
+  private mergeRows(entry: Entry, rows: OptionsUpdateRow[]): void {
+    if (entry.isLegacy) {
+      // The first stored row holds the conversion (see prepare): storage is the document from now on.
+      entry.live?.destroy()
+      entry.live = undefined
+      entry.state = undefined
+      entry.isLegacy = false
     }
+    if (entry.live) for (const r of rows) entry.live.merge(r.update)
+    else {
+      const parts = [entry.state, ...rows.map((r) => r.update)].filter((u): u is Uint8Array => u !== undefined)
+      entry.state = parts.length === 1 ? parts[0]! : compactOptionsState(parts)
+    }
+    entry.lastRowId = rows.at(-1)!.id
+    entry.seq = Math.max(entry.seq, ...rows.map((r) => r.seq))
+    entry.rows += rows.length
   }
 
   private touch(roomId: string, entry: Entry): void {
-    const current = this.cache.get(roomId)
-    // Never replace a newer entry (another read may have refreshed it meanwhile).
-    if (current && current.lastRowId > entry.lastRowId) {
-      current.lastUsed = this.o.now()
-      return
-    }
     entry.lastUsed = this.o.now()
+    // Most recently used last, for the size bound.
     this.cache.delete(roomId)
     this.cache.set(roomId, entry)
-    if (this.cache.size > this.o.maxCached) this.cache.delete(this.cache.keys().next().value!)
+    if (this.cache.size > this.o.maxCached) this.drop(this.cache.keys().next().value!)
+    if (entry.rows >= this.o.compactAfterRows) this.scheduleCompaction(roomId)
+  }
+
+  private drop(roomId: string): void {
+    this.cache.get(roomId)?.live?.destroy()
+    this.cache.delete(roomId)
+  }
+
+  /**
+   * Checks `update` against the room's document (refreshed in the write transaction `reader`) and
+   * applies it there; nothing is written. Answers what to store, or undefined when the update brings
+   * nothing new. Throws `validation`/`limit_exceeded` (the document unchanged then). An update
+   * prepared must be stored next ({@link store}, same transaction, nothing awaited in between);
+   * if that transaction fails, call {@link forget}.
+   */
+  async prepare(reader: StorageReader, room: RoomRecord, update: Uint8Array): Promise<PreparedOptionsUpdate | undefined> {
+    const entry = await this.refresh(reader, room, true)
+    if (!entry.live) {
+      entry.live = new ValidatedOptionsDoc(entry.state)
+      entry.state = undefined
+    }
+    const legacy = entry.isLegacy ? entry.live.state : undefined
+    const { options, effective } = entry.live.apply(update)
+    if (!effective) return undefined
+    // From now until stored, readers must not take the document for what storage holds.
+    entry.appending++
+    // The first change of a room converted from the options column stores the conversion too.
+    const toStore = legacy ? Y.mergeUpdates([legacy, effective]) : effective
+    return { roomId: room.id, options, toStore, toPublish: toStore }
+  }
+
+  /**
+   * Appends a prepared update under the scope's seq, sets `room.options` and records the update for
+   * the room's change. The caller saves the room.
+   */
+  async store(scope: WriteScope, room: RoomRecord, prepared: PreparedOptionsUpdate): Promise<void> {
+    const entry = this.cache.get(room.id)
+    try {
+      const id = await scope.tx.appendOptionsUpdate(room.id, await scope.seq(), prepared.toStore)
+      entry?.unconfirmed.push(id)
+    } catch (e) {
+      // The document holds an update that is not stored.
+      this.forget([room.id])
+      throw e
+    } finally {
+      if (entry) entry.appending--
+    }
+    room.options = { ...prepared.options }
+    scope.noteOptionsUpdate(room.id, prepared.toPublish)
   }
 
   /**
@@ -148,16 +268,9 @@ export class OptionsDocs {
    * Whether anything changed. Throws `validation`/`limit_exceeded` and stores nothing otherwise.
    */
   async apply(scope: WriteScope, room: RoomRecord, update: Uint8Array): Promise<boolean> {
-    const doc = await this.load(scope.tx, room)
-    const { options, effective } = validateOptionsUpdate(doc.state, update)
-    if (!effective) return false
-    const entry = this.cache.get(room.id)
-    // The first change of a room converted from the options column stores the conversion too.
-    const toStore = entry?.isLegacy && doc.state ? Y.mergeUpdates([doc.state, effective]) : effective
-    await scope.tx.appendOptionsUpdate(room.id, await scope.seq(), toStore)
-    room.options = options
-    scope.noteOptionsUpdate(room.id, entry?.isLegacy ? toStore : effective)
-    if (entry?.isLegacy) this.cache.delete(room.id)
+    const prepared = await this.prepare(scope.tx, room, update)
+    if (!prepared) return false
+    await this.store(scope, room, prepared)
     return true
   }
 
@@ -187,13 +300,26 @@ export class OptionsDocs {
       void this.o
         .runCompaction(roomId, async (reader) => {
           const rows = await reader.listOptionsUpdates(roomId)
+          // Rows this write transaction sees were committed by transactions that ended: confirmed.
+          const entry = this.cache.get(roomId)
+          if (entry && entry.appending === 0 && entry.unconfirmed.length > 0) {
+            const ids = new Set(rows.map((r) => r.id))
+            entry.unconfirmed = entry.unconfirmed.filter((id) => !ids.has(id))
+          }
           if (rows.length < 2) return undefined
           return { seq: Math.max(...rows.map((r) => r.seq)), state: compactOptionsState(rows.map((r) => r.update)) }
         })
         .then(
-          // The rows it replaced are gone: the next use reloads the compacted state.
-          () => this.cache.delete(roomId),
-          (err: unknown) => this.o.logger.warn('options compaction failed', { err, roomId }),
+          // The rows it replaced are gone; the merged row (a later id) is read like any new row and
+          // changes nothing in a document that holds them all.
+          () => {
+            const entry = this.cache.get(roomId)
+            if (entry) entry.rows = 1
+          },
+          (err: unknown) => {
+            this.forget([roomId])
+            this.o.logger.warn('options compaction failed', { err, roomId })
+          },
         )
         .finally(() => this.compacting.delete(roomId))
     }, 0)
@@ -201,23 +327,31 @@ export class OptionsDocs {
   }
 
   /**
+   * Drops the named rooms' documents: after a write transaction that prepared or stored updates of
+   * them failed as a whole. The next use of each reloads it from storage.
+   */
+  forget(roomIds: Iterable<string>): void {
+    for (const id of roomIds) this.drop(id)
+  }
+
+  /**
    * Drops every cached document: after a write transaction failed as a whole, the cache may hold
    * rows it read inside it that never committed. The next use of each room reloads it.
    */
   forgetAll(): void {
-    this.cache.clear()
+    for (const id of [...this.cache.keys()]) this.drop(id)
   }
 
   /** Drops documents unused for `idleMs`. */
   sweep(): void {
     const cutoff = this.o.now() - this.o.idleMs
-    for (const [roomId, entry] of this.cache) if (entry.lastUsed < cutoff) this.cache.delete(roomId)
+    for (const [roomId, entry] of this.cache) if (entry.lastUsed < cutoff && entry.appending === 0) this.drop(roomId)
   }
 
   /** Stops the sweeper and scheduling; compactions already queued run through the relay's write lock. */
   close(): void {
     this.isClosed = true
     clearInterval(this.sweeper)
-    this.cache.clear()
+    this.forgetAll()
   }
 }

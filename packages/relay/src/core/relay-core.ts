@@ -22,6 +22,7 @@ import { markAsRead, sendComment } from './comment-mutations.js'
 import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
 import { chatTarget, createGroupRoom, getOrCreateChannel, updateOptions, updateRoom } from './room-mutations.js'
 import { OptionsDocs } from './options-docs.js'
+import { createOptionsUpdateQueue } from './options-update-queue.js'
 import { openSession } from './session.js'
 import { WriteScope } from './write-scope.js'
 import { requireActive, requireReadable, requireRoom } from './guards.js'
@@ -90,6 +91,8 @@ export function createRelayCore(options: RelayCoreOptions) {
         return { value: undefined, changes: [] }
       }),
   })
+  // Options updates from y-websocket sockets that arrive together share one write transaction.
+  const optionsUpdates = createOptionsUpdateQueue({ write, docs: optionsDocs, now })
 
   /** The result of a refused mutation (or of a frame that could not run). */
   const refusal = (mutationId: string, e: unknown, userId: string): MutationResult => {
@@ -219,20 +222,13 @@ export function createRelayCore(options: RelayCoreOptions) {
 
     /**
      * Applies an options update sent outside a mutation (y-websocket endpoint): the same checks and
-     * publication as `updateOptions`, without a mutation id (Yjs updates are idempotent). Whether it
-     * changed anything. `forbidden` unless an active participant; `validation`/`limit_exceeded`.
+     * publication as `updateOptions`, without a mutation id (Yjs updates are idempotent), in one
+     * write transaction with the updates that arrive with it (see options-update-queue.ts). Whether
+     * it changed anything. `forbidden` unless an active participant; `validation`/`limit_exceeded`.
      */
     async applyOptionsUpdate(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
-      return write(async (tx) => {
-        const actor = await tx.getUser(userId)
-        if (!actor) throw new ParlorError('unauthorized', `user ${userId} does not exist`)
-        const scope = new WriteScope(tx, actor, now(), optionsDocs)
-        const room = await requireRoom(tx, roomId)
-        await requireActive(tx, room, userId)
-        const isChanged = await optionsDocs.apply(scope, room, update)
-        if (isChanged) await scope.saveRoom(room, { isOptionsOnly: true })
-        return { value: isChanged, changes: scope.changes() }
-      })
+      checkOpen()
+      return optionsUpdates.submit(userId, roomId, update)
     },
 
     /** Options documents held in memory (metrics, tests). */

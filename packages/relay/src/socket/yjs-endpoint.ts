@@ -64,7 +64,18 @@ export function createYjsEndpoint(o: YjsEndpointOptions) {
   const byRoom = new Map<string, Set<YjsConnection>>()
   const all = new Set<YjsConnection>()
   const unsubscribe = o.fanout.subscribe((change) => {
-    for (const conn of byRoom.get(change.roomId) ?? []) conn.onChange(change)
+    const conns = byRoom.get(change.roomId)
+    if (!conns) return
+    // Encoded once for every socket of the room (the same bytes go to each).
+    let message: Uint8Array | undefined
+    if (change.optionsUpdate !== undefined) {
+      try {
+        message = syncMessage(SYNC_UPDATE, decodeOptionsUpdate(change.optionsUpdate))
+      } catch (err) {
+        o.logger.warn('unreadable options update in a change', { err, roomId: change.roomId })
+      }
+    }
+    for (const conn of conns) conn.onChange(change, message)
   })
   const offRevoked = o.core.onSessionRevoked((sessionId) => {
     for (const conn of all) if (conn.sessionId === sessionId) conn.close(CLOSE_CODES.refusedToken, 'this session was logged out; sign in again')
@@ -142,8 +153,8 @@ class YjsConnection {
   private state: 'opening' | 'open' | 'closed' = 'opening'
   private canWrite = false
   private isAlive = true
-  /** Changes published while the socket was opening, sent once it is open. */
-  private held: RelayChange[] = []
+  /** Changes published while the socket was opening (with their message), sent once it is open. */
+  private held: [RelayChange, Uint8Array | undefined][] = []
   /** Inbound messages run in order, after the opening (messages may arrive before it is done). */
   private inbound: Promise<void>
   private opened!: () => void
@@ -184,7 +195,7 @@ class YjsConnection {
       this.send(syncMessage(SYNC_STEP1, Y.encodeStateVectorFromUpdate(doc.state ?? EMPTY_UPDATE)))
       const others = this.room.others(this).filter((c) => c.awareness.size > 0)
       if (others.length > 0) this.send(awarenessMessage(others.flatMap((c) => [...c.awareness])))
-      for (const change of this.held.splice(0)) this.onChange(change)
+      for (const [change, message] of this.held.splice(0)) this.onChange(change, message)
     } catch (e) {
       this.refuse(e)
     } finally {
@@ -280,17 +291,11 @@ class YjsConnection {
     for (const other of this.room.others(this)) other.send(message)
   }
 
-  /** A change was published for this room. */
-  onChange(change: RelayChange): void {
-    if (this.state === 'opening') return void this.held.push(change)
+  /** A change was published for this room; `message`: its options update as a sync message. */
+  onChange(change: RelayChange, message: Uint8Array | undefined): void {
+    if (this.state === 'opening') return void this.held.push([change, message])
     if (this.state !== 'open') return
-    if (change.optionsUpdate !== undefined) {
-      try {
-        this.send(syncMessage(SYNC_UPDATE, decodeOptionsUpdate(change.optionsUpdate)))
-      } catch (err) {
-        this.o.logger.warn('unreadable options update in a change', { err, roomId: this.roomId })
-      }
-    }
+    if (message) this.send(message)
     // Membership of this user changed: check access again (removed → closed; a channel keeps readers).
     if (change.participants?.some((p) => p.userId === this.userId)) {
       this.o.core.optionsDoc(this.userId!, this.roomId).then(

@@ -1,0 +1,153 @@
+/**
+ * Options updates sent outside mutations (the y-websocket endpoint), grouped: the updates that
+ * arrive while the previous group is being written (or within one turn of the event loop) share one
+ * write transaction, since the commit costs more than checking an update.
+ *
+ * Each update is still checked on its own, in arrival order, against the room's document as the
+ * updates before it left it, and with the same authorization as `updateOptions` (an active
+ * participant). A refused one is answered alone, with its code, before anything of it is written
+ * (checks only read): the others of the group are applied and the document is unharmed. All the
+ * updates of one room in a group take one seq and make one change (one room row written, one update
+ * published, merged); changes are published after the commit, in seq order. If the transaction
+ * itself fails, none of the group was applied and every update of it gets the error.
+ */
+import { ParlorError, type RoomRecord } from '@parlor/protocol'
+import type { RelayChange } from '../fanout/fanout.js'
+import type { StorageTx, UserRow } from '../storage/relay-storage.js'
+import { requireActive, requireRoom } from './guards.js'
+import type { OptionsDocs } from './options-docs.js'
+import { WriteScope } from './write-scope.js'
+
+/** Runs `fn` as one write transaction of the relay and publishes the changes it returns after commit. */
+export type RunWrite = <T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>) => Promise<T>
+
+export interface OptionsUpdateQueueOptions {
+  write: RunWrite
+  docs: OptionsDocs
+  now: () => number
+  /** At most this many updates in one transaction (the rest go in the next). Default 256. */
+  maxBatch?: number
+}
+
+interface Pending {
+  userId: string
+  roomId: string
+  update: Uint8Array
+  resolve: (isChanged: boolean) => void
+  reject: (e: unknown) => void
+}
+
+export const defaultOptionsUpdateQueueOptions = { maxBatch: 256 } as const
+
+export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
+  const { write, docs, now } = options
+  const maxBatch = options.maxBatch ?? defaultOptionsUpdateQueueOptions.maxBatch
+  /** Updates not taken by a transaction yet; a flush is scheduled whenever this is non-empty. */
+  let queued: Pending[] = []
+  let isScheduled = false
+
+  function schedule(): void {
+    if (isScheduled) return
+    isScheduled = true
+    // After the current turn's I/O callbacks, so the updates that arrived together go together.
+    setImmediate(() => void flush())
+  }
+
+  async function flush(): Promise<void> {
+    let batch: Pending[] | undefined
+    let outcomes: (boolean | ParlorError)[]
+    try {
+      outcomes = await write(async (tx) => {
+        // Taken when the transaction starts: updates that came while waiting for the lock join in.
+        batch = queued.splice(0, maxBatch)
+        isScheduled = false
+        if (queued.length > 0) schedule()
+        return applyBatch(tx, batch)
+      })
+    } catch (e) {
+      if (!batch) {
+        // Refused before it began (the relay is closing): everything queued gets the error.
+        batch = queued.splice(0)
+        isScheduled = false
+      }
+      docs.forget(new Set(batch.map((p) => p.roomId)))
+      for (const p of batch) p.reject(e)
+      return
+    }
+    // Committed and published: each update gets its own answer.
+    batch!.forEach((p, i) => {
+      const outcome = outcomes[i]!
+      if (outcome instanceof ParlorError) p.reject(outcome)
+      else p.resolve(outcome)
+    })
+  }
+
+  /** Checks and stores the batch: one outcome per update (whether it changed anything, or its refusal). */
+  async function applyBatch(tx: StorageTx, batch: Pending[]): Promise<{ value: (boolean | ParlorError)[]; changes: RelayChange[] }> {
+    const users = new Map<string, UserRow | undefined>()
+    const rooms = new Map<string, { room: RoomRecord; scope?: WriteScope; isChanged: boolean }>()
+    const access = new Map<string, ParlorError | undefined>()
+    const outcomes: (boolean | ParlorError)[] = []
+    /** The checks of one update: only reads, so a refusal leaves nothing to undo. */
+    const check = async (p: Pending) => {
+      if (!users.has(p.userId)) users.set(p.userId, await tx.getUser(p.userId))
+      const actor = users.get(p.userId)
+      if (!actor) throw new ParlorError('unauthorized', `user ${p.userId} does not exist`)
+      let r = rooms.get(p.roomId)
+      if (!r) rooms.set(p.roomId, (r = { room: await requireRoom(tx, p.roomId), isChanged: false }))
+      const accessKey = `${p.roomId}\n${p.userId}`
+      if (!access.has(accessKey)) access.set(accessKey, await requireActive(tx, r.room, p.userId).then(() => undefined, refusalOnly))
+      const denied = access.get(accessKey)
+      if (denied) throw denied
+      return { actor, r, prepared: await docs.prepare(tx, r.room, p.update) }
+    }
+    for (const p of batch) {
+      let checked: Awaited<ReturnType<typeof check>>
+      try {
+        checked = await check(p)
+      } catch (e) {
+        outcomes.push(refusalOnly(e))
+        continue
+      }
+      const { actor, r, prepared } = checked
+      if (!prepared) {
+        outcomes.push(false)
+        continue
+      }
+      // Storing is no check: if it fails, the transaction fails (flush answers every update).
+      r.scope ??= new WriteScope(tx, actor, now(), docs)
+      await docs.store(r.scope, r.room, prepared)
+      r.isChanged = true
+      outcomes.push(true)
+    }
+    const changes: RelayChange[] = []
+    for (const r of rooms.values()) {
+      if (!r.isChanged || !r.scope) continue
+      await r.scope.saveRoom(r.room, { isOptionsOnly: true })
+      changes.push(...r.scope.changes())
+    }
+    // Published in seq order (a room's seq is taken when its first update is stored).
+    changes.sort((a, b) => a.seq - b.seq)
+    return { value: outcomes, changes }
+  }
+
+  return {
+    /**
+     * Applies an options update of `userId` to room `roomId` with the updates grouped with it.
+     * Resolves (whether it changed anything) after its change is committed and published.
+     * `forbidden` unless an active participant; `not_found`; `unauthorized`; `validation`/`limit_exceeded`.
+     */
+    submit(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
+      return new Promise<boolean>((resolve, reject) => {
+        queued.push({ userId, roomId, update, resolve, reject })
+        schedule()
+      })
+    },
+  }
+}
+
+/** Refusals (domain errors) become answers; anything else (storage failures) fails the transaction. */
+function refusalOnly(e: unknown): ParlorError {
+  if (e instanceof ParlorError && e.code !== 'internal') return e
+  throw e
+}
