@@ -1,4 +1,14 @@
-import { LIMITS, ParlorError, parseWith, roomByIdValueSchema, type ChangeFrame, type DownFrame, type Query, type UpFrame } from '@parlor/protocol'
+import {
+  LIMITS,
+  ParlorError,
+  parseWith,
+  roomByIdValueSchema,
+  type ChangeFrame,
+  type DownFrame,
+  type MutationResult,
+  type Query,
+  type UpFrame,
+} from '@parlor/protocol'
 import { backoffDelay, type Backoff } from './core/backoff.js'
 import type { Emitter } from './core/emitter.js'
 import type { Logger } from './core/logger.js'
@@ -10,7 +20,7 @@ import { OutboxSender } from './outbox.js'
 import { RelayClient } from './relay-client.js'
 import type { ParlorDb } from './store/db.js'
 import type { Reader } from './store/reader.js'
-import type { CursorRow } from './store/rows.js'
+import type { CursorRow, OutboxRow } from './store/rows.js'
 import type { Changes, Writer } from './store/writer.js'
 import type { Leadership } from './tabs/leadership.js'
 import { TabChannel, type TabMessage } from './tabs/tab-channel.js'
@@ -263,8 +273,14 @@ export class RelayLink {
 
   // ---- frames from the relay --------------------------------------------------------------------
 
-  /** Handles a batch of frames in order; runs of live changes share one transaction. */
+  /**
+   * Handles a batch of frames in order; runs of live changes share one transaction. Acks are taken
+   * by the outbox sender first, so the next mutate frame is on its way while the changes that came
+   * ahead of the ack are written (the relay has finished the acknowledged frame either way).
+   */
   private async onFrames(frames: DownFrame[]): Promise<void> {
+    const answered = new Map<DownFrame, Map<string, OutboxRow>>()
+    for (const frame of frames) if (frame.type === 'ack') answered.set(frame, this.outbox.acknowledged(frame.results))
     const changes: ChangeFrame[] = []
     const flushChanges = async () => {
       if (changes.length > 0) this.publish(await this.o.writer.applyChanges(changes.splice(0)))
@@ -275,12 +291,23 @@ export class RelayLink {
         continue
       }
       await flushChanges()
-      await this.onFrame(frame)
+      if (frame.type === 'ack') await this.settle(frame.results, answered.get(frame)!)
+      else await this.onFrame(frame)
     }
     await flushChanges()
   }
 
-  private async onFrame(frame: Exclude<DownFrame, ChangeFrame>): Promise<void> {
+  /** Writes what an ack answered (the rows the outbox sender gave for it), then sends on. */
+  private async settle(results: readonly MutationResult[], rows: Map<string, OutboxRow>): Promise<void> {
+    try {
+      this.publish(await this.o.writer.settle(results, rows, (n) => backoffDelay(n, this.o.backoff)))
+    } finally {
+      this.outbox.settled(rows.keys())
+    }
+    void this.outbox.flush()
+  }
+
+  private async onFrame(frame: Exclude<DownFrame, { type: 'change' | 'ack' }>): Promise<void> {
     switch (frame.type) {
       case 'sync': {
         const isHelloAnswer = this.awaitingHelloSync
@@ -300,16 +327,6 @@ export class RelayLink {
           this.scheduleTokenRefresh()
         }
         this.publish(changes)
-        break
-      }
-      case 'ack': {
-        const rows = this.outbox.acknowledged(frame.results)
-        try {
-          this.publish(await this.o.writer.settle(frame.results, rows, (n) => backoffDelay(n, this.o.backoff)))
-        } finally {
-          this.outbox.settled(rows.keys())
-        }
-        void this.outbox.flush()
         break
       }
       case 'result':
