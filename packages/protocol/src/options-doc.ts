@@ -269,8 +269,17 @@ export function validateOptionsUpdate(state: Uint8Array | undefined, update: Uin
  */
 export class ValidatedOptionsDoc {
   private doc: Y.Doc
-  /** The encoded state, when known (undefined after {@link merge} changed the document). */
+  /**
+   * What rebuilds the document: `base` (a state) then `since` (the updates applied after it, in
+   * order). `encoded`: the current state when known. Encoding the whole document for every update
+   * would cost more than the rest of its checks, so it is encoded only when asked, when `since`
+   * grows long, or when the document might pass its size limit (see `maxSize`).
+   */
+  private base: Uint8Array | undefined
+  private since: Uint8Array[] = []
   private encoded: Uint8Array | undefined
+  /** An upper bound of the encoded size (exact right after an encoding). */
+  private maxSize: number
   /** Whether every struct of the document has passed the structure check (else the next apply checks all). */
   private isChecked = false
   private readonly parts: Uint8Array[] = []
@@ -278,25 +287,40 @@ export class ValidatedOptionsDoc {
 
   /** A document holding `state` (trusted: what storage holds); checked in full by the first apply. */
   constructor(state?: Uint8Array) {
-    this.doc = this.build(state)
-    this.encoded = state && state.length > 0 ? state : undefined
+    this.doc = this.build(state, [])
+    this.base = state && state.length > 0 ? state : undefined
+    this.encoded = this.base
+    this.maxSize = this.base ? this.base.length : Y.encodeStateAsUpdate(this.doc).length
   }
 
-  private build(state: Uint8Array | undefined): Y.Doc {
-    const doc = optionsDocFrom([state])
+  private build(state: Uint8Array | undefined, since: readonly Uint8Array[]): Y.Doc {
+    const doc = optionsDocFrom([state, ...since])
     doc.on('update', this.onUpdate)
     return doc
   }
 
   /** The document as one Yjs update (the state readers are sent); re-encoded only after a change. */
   get state(): Uint8Array {
-    this.encoded ??= Y.encodeStateAsUpdate(this.doc)
+    if (!this.encoded) {
+      this.encoded = Y.encodeStateAsUpdate(this.doc)
+      this.base = this.encoded
+      this.since = []
+      this.maxSize = this.encoded.length
+    }
     return this.encoded
   }
 
   /** The options map. */
   get options(): RoomOptions {
     return readOptions(this.doc)
+  }
+
+  /** Notes that `update` changed the document (it can be rebuilt, and its size bound grows). */
+  private changed(update: Uint8Array): void {
+    this.encoded = undefined
+    this.since.push(update)
+    this.maxSize += maxGrowth(update)
+    if (this.since.length > 32) void this.state
   }
 
   /**
@@ -308,7 +332,7 @@ export class ValidatedOptionsDoc {
     Y.applyUpdate(this.doc, update)
     const isChanged = this.parts.length > 0
     this.parts.length = 0
-    if (isChanged) this.encoded = undefined
+    if (isChanged) this.changed(update)
     return isChanged
   }
 
@@ -322,7 +346,6 @@ export class ValidatedOptionsDoc {
     if (update.length > LIMITS.maxOptionsUpdateBytes) {
       throw new ParlorError('limit_exceeded', `an options update may take at most ${LIMITS.maxOptionsUpdateBytes} bytes`)
     }
-    const before = this.state
     const store = this.doc.store
     const clocks = new Map<number, number>()
     for (const [client, structs] of store.clients) {
@@ -345,19 +368,27 @@ export class ValidatedOptionsDoc {
       for (const e of optionsArray(this.doc).toArray()) checkOptionEntry(e.key, e.val)
       const options = readOptions(this.doc)
       checkOptions(options)
-      const state = Y.encodeStateAsUpdate(this.doc)
-      if (state.length > LIMITS.maxOptionsDocBytes) {
-        throw new ParlorError('limit_exceeded', `an options document may take at most ${LIMITS.maxOptionsDocBytes} bytes`)
+      const effective = this.parts.length === 1 ? this.parts[0]! : Y.mergeUpdates(this.parts)
+      let exact: Uint8Array | undefined
+      if (this.maxSize + maxGrowth(effective) > LIMITS.maxOptionsDocBytes) {
+        // It might pass the limit: measured exactly.
+        exact = Y.encodeStateAsUpdate(this.doc)
+        if (exact.length > LIMITS.maxOptionsDocBytes) {
+          throw new ParlorError('limit_exceeded', `an options document may take at most ${LIMITS.maxOptionsDocBytes} bytes`)
+        }
       }
-      const effective = this.parts.length === 1 ? this.parts[0] : Y.mergeUpdates(this.parts)
-      this.encoded = state
+      this.changed(effective)
+      if (exact) {
+        this.encoded = this.base = exact
+        this.since = []
+        this.maxSize = exact.length
+      }
       this.isChecked = true
       return { options, effective }
     } catch (e) {
-      // Whatever the update did to the document is undone by rebuilding it from the state before.
+      // Whatever the update did to the document is undone by rebuilding it from before.
       this.doc.destroy()
-      this.doc = this.build(before)
-      this.encoded = before
+      this.doc = this.build(this.base, this.since)
       if (e instanceof ParlorError) throw e
       throw new ParlorError('validation', 'the options update could not be checked', { cause: e })
     } finally {
@@ -369,6 +400,14 @@ export class ValidatedOptionsDoc {
     this.doc.destroy()
   }
 }
+
+/**
+ * An upper bound of how much applying `update` can grow a document's encoding: its new structs
+ * encode as in the update, and every id or deleted range it holds (2 bytes or more each) can split
+ * a struct of the document at each end, a split costing at most 26 bytes (a struct's info byte,
+ * two ids, a length); plus a few bytes of per-client headers.
+ */
+const maxGrowth = (update: Uint8Array): number => 32 * update.length + 64
 
 /**
  * Throws `validation` unless the document holds only string entries in the root `options` and

@@ -32,7 +32,7 @@ const KEYS = ['a', 'b', 'c', 'd', '__proto__']
 /** One client's step: a valid change, a hostile one, or bytes that are no update at all. */
 const stepArb = fc.record({
   writer: fc.nat(2),
-  kind: fc.constantFrom('set', 'set', 'set', 'delete', 'big', 'many', 'nested', 'number', 'root', 'map', 'random', 'truncated', 'skip', 'resend'),
+  kind: fc.constantFrom('set', 'set', 'set', 'delete', 'insertAt', 'deleteAt', 'big', 'many', 'nested', 'number', 'root', 'map', 'random', 'truncated', 'skip', 'resend'),
   key: fc.constantFrom(...KEYS),
   value: fc.string({ maxLength: 8 }),
   bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
@@ -58,6 +58,13 @@ describe('ValidatedOptionsDoc', () => {
               break
             case 'delete':
               update = captureUpdate(w, (d) => deleteOption(d, s.key))
+              break
+            // Raw array edits anywhere (valid entries): they split the runs of the document's structs.
+            case 'insertAt':
+              update = captureUpdate(w, (d) => optionsArray(d).insert(s.cut % (optionsArray(d).length + 1), [{ key: s.key, val: s.value }, { key: `${s.key}2`, val: s.value }]))
+              break
+            case 'deleteAt':
+              update = captureUpdate(w, (d) => optionsArray(d).length > 0 && optionsArray(d).delete(s.cut % optionsArray(d).length, 1))
               break
             case 'big':
               update = captureUpdate(w, (d) => setOption(d, s.key, 'v'.repeat(LIMITS.maxOptionValueBytes + 1)))
@@ -100,7 +107,9 @@ describe('ValidatedOptionsDoc', () => {
           if (!update) continue
           last = update
           const fresh = outcome(() => validateOptionsUpdate(reference, update))
-          const before = live.state
+          // Read through the document itself: reading live.state would encode it (and reset its size bound).
+          const internal = () => (live as unknown as { doc: Y.Doc }).doc
+          const before = Y.encodeStateAsUpdate(internal())
           const got = outcome(() => live.apply(update))
           expect(got).toEqual(fresh)
           if (got.ok) {
@@ -108,18 +117,22 @@ describe('ValidatedOptionsDoc', () => {
             if (r.effective) reference = compactOptionsState([reference, r.effective].filter((x): x is Uint8Array => x !== undefined))
           } else {
             // Unchanged, and the writer starts over from the relay's document (as an engine resyncs).
-            expect(live.state).toEqual(before)
-            writers[s.writer] = optionsDocFrom([live.state])
+            expect(Y.encodeStateAsUpdate(internal())).toEqual(before)
+            writers[s.writer] = optionsDocFrom([before])
             held[s.writer] = []
           }
           expect(live.options).toEqual(optionsOfState(reference))
-          expect(Y.encodeStateVectorFromUpdate(live.state)).toEqual(Y.encodeStateVectorFromUpdate(reference ?? new Uint8Array([0, 0])))
+          // The size bound that spares encoding the document per update holds.
+          const exact = Y.encodeStateAsUpdate(internal())
+          expect(exact.length).toBeLessThanOrEqual((live as unknown as { maxSize: number }).maxSize)
+          expect(Y.encodeStateVectorFromUpdate(exact)).toEqual(Y.encodeStateVectorFromUpdate(reference ?? new Uint8Array([0, 0])))
           // Writers hear what the relay accepted (as subscribers do).
-          for (const other of writers) Y.applyUpdate(other, live.state)
+          for (const other of writers) Y.applyUpdate(other, exact)
         }
+        expect(optionsOfState(live.state)).toEqual(optionsOfState(reference))
         live.destroy()
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     )
   })
 

@@ -103,4 +103,45 @@ describe('OptionsDocs', () => {
     expect(docs.size).toBe(1)
     await expect.poll(() => docs.size, { timeout: 2_000 }).toBe(0)
   })
+
+  it('never serves an update whose transaction rolled back: readers answer from storage, the next write rebuilds the document', async () => {
+    const { storage, make } = await setup()
+    const docs = make()
+    const r = room('g:f')
+    await change(storage, docs, r, (d) => setOption(d, 'k', 'kept'))
+    const { state } = await storage.read((rd) => docs.load(rd, r))
+    const lost = captureUpdate(optionsDocFrom([state], 9), (d) => setOption(d, 'k', 'lost'))!
+    // Checked and appended, then the transaction fails (nobody calls forget).
+    await expect(
+      storage.transaction(async (tx) => {
+        await docs.apply(new WriteScope(tx, actor, 1, docs), { ...r }, lost)
+        throw new Error('commit failed')
+      }),
+    ).rejects.toThrow('commit failed')
+    expect(optionsOfState((await storage.read((rd) => docs.load(rd, r))).state)).toEqual({ k: 'kept' })
+    const next = captureUpdate(optionsDocFrom([state], 10), (d) => setOption(d, 'other', 'x'))!
+    const { isChanged } = await storage.transaction(async (tx) => ({ isChanged: await docs.apply(new WriteScope(tx, actor, 1, docs), r, next) }))
+    expect(isChanged).toBe(true)
+    expect(r.options).toEqual({ k: 'kept', other: 'x' })
+    expect(optionsOfState((await storage.read((rd) => docs.load(rd, r))).state)).toEqual({ k: 'kept', other: 'x' })
+    // The update that was lost is accepted when sent again.
+    await storage.transaction(async (tx) => docs.apply(new WriteScope(tx, actor, 1, docs), r, lost))
+    expect(r.options).toEqual({ k: 'lost', other: 'x' })
+  })
+
+  it('checks each update against the document as the accepted ones left it; a refused one changes nothing', async () => {
+    const { storage, make } = await setup()
+    const docs = make()
+    const r = room('g:h')
+    const w = optionsDocFrom([], 11)
+    const apply = (u: Uint8Array) => storage.transaction(async (tx) => docs.apply(new WriteScope(tx, actor, 1, docs), r, u))
+    expect(await apply(captureUpdate(w, (d) => setOption(d, 'a', '1'))!)).toBe(true)
+    const tooBig = captureUpdate(optionsDocFrom([(await storage.read((rd) => docs.load(rd, r))).state], 12), (d) => {
+      for (let i = 0; i < 70; i++) setOption(d, `k${i}`, 'v')
+    })!
+    await expect(apply(tooBig)).rejects.toMatchObject({ code: 'limit_exceeded' })
+    expect(await apply(captureUpdate(w, (d) => setOption(d, 'a', '2'))!)).toBe(true)
+    expect(r.options).toEqual({ a: '2' })
+    expect(optionsOfState(...(await storage.read((rd) => rd.listOptionsUpdates('g:h'))).map((row) => row.update))).toEqual({ a: '2' })
+  })
 })

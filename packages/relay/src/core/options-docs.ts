@@ -140,16 +140,20 @@ export class OptionsDocs {
       return this.fromStorage(reader, room, !cached && !current ? rows : undefined, isWriter)
     }
     const entry = cached
+    /** Rows this process appended: their updates are in the document already. */
+    let own: ReadonlySet<number> | undefined
     if (entry.unconfirmed.length > 0 || entry.appending > 0) {
       const seen = new Set(rows.map((r) => r.id))
-      if (entry.appending === 0 && entry.unconfirmed.every((id) => seen.has(id))) entry.unconfirmed = []
-      else if (isWriter) {
+      if (entry.appending === 0 && entry.unconfirmed.every((id) => seen.has(id))) {
+        own = new Set(entry.unconfirmed)
+        entry.unconfirmed = []
+      } else if (isWriter) {
         // Rolled back (a failed transaction or savepoint): the document holds an update storage does not.
         this.drop(room.id)
         return this.fromStorage(reader, room, undefined, isWriter)
       } else return this.detached(reader, room)
     }
-    if (rows.length > 0) this.mergeRows(entry, rows)
+    if (rows.length > 0) this.mergeRows(entry, rows, own)
     this.touch(room.id, entry)
     return entry
   }
@@ -185,8 +189,11 @@ export class OptionsDocs {
     return { ...base, state, lastRowId: rows.at(-1)!.id, seq: Math.max(...rows.map((r) => r.seq)), rows: rows.length, isLegacy: false }
   }
 
-  /** Reads rows written since into the entry (stored rows are applied unchecked: a relay checked them). */
-  private mergeRows(entry: Entry, rows: OptionsUpdateRow[]): void {
+  /**
+   * Reads rows written since into the entry (stored rows are applied unchecked: a relay checked
+   * them), but for `own` rows, whose updates the document holds already.
+   */
+  private mergeRows(entry: Entry, rows: OptionsUpdateRow[], own?: ReadonlySet<number>): void {
     if (entry.isLegacy) {
       // The first stored row holds the conversion (see prepare): storage is the document from now on.
       entry.live?.destroy()
@@ -194,8 +201,9 @@ export class OptionsDocs {
       entry.state = undefined
       entry.isLegacy = false
     }
-    if (entry.live) for (const r of rows) entry.live.merge(r.update)
-    else {
+    if (entry.live) {
+      for (const r of rows) if (!own?.has(r.id)) entry.live.merge(r.update)
+    } else {
       const parts = [entry.state, ...rows.map((r) => r.update)].filter((u): u is Uint8Array => u !== undefined)
       entry.state = parts.length === 1 ? parts[0]! : compactOptionsState(parts)
     }
