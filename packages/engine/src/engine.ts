@@ -91,6 +91,9 @@ export class Engine {
    */
   private readonly optionsClientId = uint32()
   private optionsQueue: Promise<unknown> = Promise.resolve()
+  /** Calls holding sending back (see `answerBeforeSending`), and what they queued meanwhile. */
+  private sendHolds = 0
+  private hasHeldSends = false
 
   constructor(options: EngineOptions) {
     const opts = { ...defaultEngineOptions, ...options }
@@ -215,13 +218,36 @@ export class Engine {
 
   // ---- mutations --------------------------------------------------------------------------------
 
+  /** Tells the link a mutation was queued; it sends it, unless a call holds sending back. */
+  private notifyQueued(createdAt: number): void {
+    if (this.sendHolds > 0) this.hasHeldSends = true
+    this.link.queued(createdAt, this.sendHolds === 0)
+  }
+
+  /**
+   * Runs a call that answers with the room as its mutations left it: they are sent once that answer
+   * is read, so it always shows them queued (`pending`) rather than whatever part a fast relay has
+   * confirmed meanwhile.
+   */
+  private async answerBeforeSending<T>(fn: () => Promise<T>): Promise<T> {
+    this.sendHolds++
+    try {
+      return await fn()
+    } finally {
+      if (--this.sendHolds === 0 && this.hasHeldSends) {
+        this.hasHeldSends = false
+        this.link.sendQueued()
+      }
+    }
+  }
+
   /** Writes a mutation to the outbox: that row is the optimistic change (reads apply it). */
   private async enqueue<N extends MutationName>(name: N, args: MutationArgs<N>): Promise<Mutation> {
     if (this.closed) throw new ParlorError('closed', 'the engine is closed')
     this.me()
     const m = buildMutation(name, args, nanoid(), Date.now())
     await this.db.outbox.add({ id: m.id, roomId: m.args.roomId, mutation: m, createdAt: m.createdAt, attempts: 0 })
-    this.link.queued(m.createdAt)
+    this.notifyQueued(m.createdAt)
     return m
   }
 
@@ -256,7 +282,7 @@ export class Engine {
         for (const m of ms) await outbox.add({ id: m.id, roomId: m.args.roomId, mutation: m, createdAt: m.createdAt, attempts: 0 })
         made.push(...ms)
       })
-      for (const m of made) this.link.queued(m.createdAt)
+      for (const m of made) this.notifyQueued(m.createdAt)
       return options
     }
     const result = this.optionsQueue.then(run, run)
@@ -311,10 +337,12 @@ export class Engine {
     if (!isUserId(userId)) throw new ParlorError('validation', 'userId is not a valid user id')
     const initial = initialOptions(roomExtras(options).options)
     const args = chatTargetArgs(this.me().userId, userId, undefined)
-    if (!initial) await this.enqueue('chatTarget', args)
-    // The room may exist (made by the other user, maybe offline too): keys it has already stay.
-    else await this.enqueueOptions(args.roomId, (doc) => setAbsent(doc, initial), [{ name: 'chatTarget', args }])
-    return this.visibleRoom(args.roomId)
+    return this.answerBeforeSending(async () => {
+      if (!initial) await this.enqueue('chatTarget', args)
+      // The room may exist (made by the other user, maybe offline too): keys it has already stay.
+      else await this.enqueueOptions(args.roomId, (doc) => setAbsent(doc, initial), [{ name: 'chatTarget', args }])
+      return this.visibleRoom(args.roomId)
+    })
   }
 
   /** Creates a new group of the current user and `userIds` (deduplicated). */
@@ -323,9 +351,11 @@ export class Engine {
     const { options: map, ...extras } = roomExtras(options)
     const initial = initialOptions(map)
     const args = groupArgs(nanoid(), this.me().userId, roomName, ids, extras)
-    if (!initial) await this.enqueue('createGroupRoom', args)
-    else await this.enqueueOptions(args.roomId, (doc) => replaceOptions(doc, initial), [{ name: 'createGroupRoom', args }])
-    return this.visibleRoom(args.roomId)
+    return this.answerBeforeSending(async () => {
+      if (!initial) await this.enqueue('createGroupRoom', args)
+      else await this.enqueueOptions(args.roomId, (doc) => replaceOptions(doc, initial), [{ name: 'createGroupRoom', args }])
+      return this.visibleRoom(args.roomId)
+    })
   }
 
   /** Gets or creates channel `uniqueId`, joining it; a name or avatar given updates them. */
@@ -337,9 +367,11 @@ export class Engine {
     })
     // Options are a channel's first state: a channel this device knows keeps its own (as on the relay).
     const isKnown = initial !== undefined && (await this.reader.room(args.roomId, { participants: false })) !== undefined
-    if (!initial || isKnown) await this.enqueue('getOrCreateChannel', args)
-    else await this.enqueueOptions(args.roomId, (doc) => setAbsent(doc, initial), [{ name: 'getOrCreateChannel', args }])
-    return this.visibleRoom(args.roomId)
+    return this.answerBeforeSending(async () => {
+      if (!initial || isKnown) await this.enqueue('getOrCreateChannel', args)
+      else await this.enqueueOptions(args.roomId, (doc) => setAbsent(doc, initial), [{ name: 'getOrCreateChannel', args }])
+      return this.visibleRoom(args.roomId)
+    })
   }
 
   /** Renames a group or channel, changes its avatar, or replaces its options map. */
@@ -354,16 +386,20 @@ export class Engine {
     if (name !== undefined) args.name = name
     if (avatarUrl !== undefined) args.avatarUrl = avatarUrl
     if (params.options === undefined) {
-      await this.enqueue('updateRoom', args)
-      return this.visibleRoom(roomId)
+      return this.answerBeforeSending(async () => {
+        await this.enqueue('updateRoom', args)
+        return this.visibleRoom(roomId)
+      })
     }
     // The map replaces the options as Yjs operations on the keys that differ, so a concurrent edit
     // of another key survives the merge.
     const target = checkedOptions(roomExtras({ options: params.options }).options ?? {})
     const isRenaming = name !== undefined || avatarUrl !== undefined
-    await this.enqueueOptions(roomId, (doc) => replaceOptions(doc, target), isRenaming ? [{ name: 'updateRoom', args }] : [])
-    await this.announceOptions(roomId)
-    return this.visibleRoom(roomId)
+    return this.answerBeforeSending(async () => {
+      await this.enqueueOptions(roomId, (doc) => replaceOptions(doc, target), isRenaming ? [{ name: 'updateRoom', args }] : [])
+      await this.announceOptions(roomId)
+      return this.visibleRoom(roomId)
+    })
   }
 
   /**
@@ -377,9 +413,11 @@ export class Engine {
       checkOptionEntry(k, v)
     }
     await this.memberRoom(roomId)
-    await this.enqueueOptions(roomId, (doc) => patchOptionsDoc(doc, patch))
-    await this.announceOptions(roomId)
-    return this.visibleRoom(roomId)
+    return this.answerBeforeSending(async () => {
+      await this.enqueueOptions(roomId, (doc) => patchOptionsDoc(doc, patch))
+      await this.announceOptions(roomId)
+      return this.visibleRoom(roomId)
+    })
   }
 
   /** Adds users to a group (or channel); resolves with the participants added. */

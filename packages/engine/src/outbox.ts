@@ -30,6 +30,8 @@ export class OutboxSender {
   private ackTimer: ReturnType<typeof setTimeout> | undefined
   private flushing: Promise<void> | undefined
   private enabled = false
+  /** The relay refused a frame for the socket's rate: no frame before this time (epoch ms). */
+  private resumeAt = 0
 
   constructor(
     private readonly db: ParlorDb,
@@ -69,6 +71,8 @@ export class OutboxSender {
     if (this.inFlight.size === 0) return
     this.inFlight.clear()
     this.snapshot = undefined
+    // Nothing is sent before then, whatever else asks for a flush meanwhile (an ack being written).
+    this.resumeAt = Date.now() + retryAfterMs
     clearTimeout(this.ackTimer)
     clearTimeout(this.retryTimer)
     this.retryTimer = setTimeout(() => void this.flush(), retryAfterMs)
@@ -109,6 +113,13 @@ export class OutboxSender {
 
   private async sendNext(): Promise<void> {
     if (!this.enabled || this.inFlight.size > 0 || !this.conn.isOpen) return
+    const wait = this.resumeAt - Date.now()
+    if (wait > 0) {
+      // (Timers may fire a little early by the wall clock.)
+      clearTimeout(this.retryTimer)
+      this.retryTimer = setTimeout(() => void this.flush(), wait)
+      return
+    }
     const rows = (this.snapshot ??= await this.db.outbox.orderBy('seq').toArray())
     if (!this.enabled || this.inFlight.size > 0 || !this.conn.isOpen) return
     const now = Date.now()

@@ -5,7 +5,6 @@ import {
   roomByIdValueSchema,
   type ChangeFrame,
   type DownFrame,
-  type MutationResult,
   type Query,
   type UpFrame,
 } from '@parlor/protocol'
@@ -21,7 +20,7 @@ import { RelayClient } from './relay-client.js'
 import type { ParlorDb } from './store/db.js'
 import type { Reader } from './store/reader.js'
 import type { CursorRow, OutboxRow } from './store/rows.js'
-import type { Changes, Writer } from './store/writer.js'
+import type { Changes, LiveStep, Writer } from './store/writer.js'
 import type { Leadership } from './tabs/leadership.js'
 import { TabChannel, type TabMessage } from './tabs/tab-channel.js'
 
@@ -190,16 +189,24 @@ export class RelayLink {
     this.tabs.post({ kind: 'event', event, value: wire })
   }
 
-  /** A mutation was queued in this tab: send it (or ask the leader to). */
-  queued(createdAt: number): void {
+  /**
+   * A mutation was queued in this tab: count it, and send it (or ask the leader to) unless `send`
+   * is false, when the caller sends with `sendQueued()` later.
+   */
+  queued(createdAt: number, send = true): void {
     // Counted at once, so status() reflects the write the caller just made; computeStatus corrects it.
     const { pending, oldestPendingAt } = this.current
     this.current = { ...this.current, online: this.isOnline(), pending: pending + 1, oldestPendingAt: oldestPendingAt ?? createdAt }
     this.o.events.emit('status', this.status())
+    if (send) this.sendQueued()
+    void this.refreshStatus()
+  }
+
+  /** Sends what was queued in this tab (or asks the leader to). */
+  sendQueued(): void {
     this.outbox.queued()
     if (this.isLeader) void this.outbox.flush()
     else this.tabs.post({ kind: 'outbox' })
-    void this.refreshStatus()
   }
 
   private async onTabMessage(m: TabMessage): Promise<void> {
@@ -274,37 +281,39 @@ export class RelayLink {
   // ---- frames from the relay --------------------------------------------------------------------
 
   /**
-   * Handles a batch of frames in order; runs of live changes share one transaction. Acks are taken
-   * by the outbox sender first, so the next mutate frame is on its way while the changes that came
-   * ahead of the ack are written (the relay has finished the acknowledged frame either way).
+   * Handles a batch of frames in order; each run of live changes and acks shares one transaction.
+   * Acks are taken by the outbox sender first, so the next mutate frame is on its way while the
+   * frames ahead of it are written (the relay has finished the acknowledged frame either way).
    */
   private async onFrames(frames: DownFrame[]): Promise<void> {
     const answered = new Map<DownFrame, Map<string, OutboxRow>>()
     for (const frame of frames) if (frame.type === 'ack') answered.set(frame, this.outbox.acknowledged(frame.results))
-    const changes: ChangeFrame[] = []
-    const flushChanges = async () => {
-      if (changes.length > 0) this.publish(await this.o.writer.applyChanges(changes.splice(0)))
+    const backoffMs = (n: number) => backoffDelay(n, this.o.backoff)
+    let run: LiveStep[] = []
+    const flushRun = async () => {
+      if (run.length === 0) return
+      const steps = run
+      run = []
+      try {
+        this.publish(await this.o.writer.applyLive(steps))
+      } finally {
+        for (const step of steps) if ('rows' in step) this.outbox.settled(step.rows.keys())
+      }
+      if (steps.some((step) => 'rows' in step)) void this.outbox.flush()
     }
     for (const frame of frames) {
       if (frame.type === 'change') {
-        changes.push(frame)
-        continue
+        const last = run.at(-1)
+        if (last && 'changes' in last) (last.changes as ChangeFrame[]).push(frame)
+        else run.push({ changes: [frame] })
+      } else if (frame.type === 'ack') {
+        run.push({ results: frame.results, rows: answered.get(frame)!, backoffMs })
+      } else {
+        await flushRun()
+        await this.onFrame(frame)
       }
-      await flushChanges()
-      if (frame.type === 'ack') await this.settle(frame.results, answered.get(frame)!)
-      else await this.onFrame(frame)
     }
-    await flushChanges()
-  }
-
-  /** Writes what an ack answered (the rows the outbox sender gave for it), then sends on. */
-  private async settle(results: readonly MutationResult[], rows: Map<string, OutboxRow>): Promise<void> {
-    try {
-      this.publish(await this.o.writer.settle(results, rows, (n) => backoffDelay(n, this.o.backoff)))
-    } finally {
-      this.outbox.settled(rows.keys())
-    }
-    void this.outbox.flush()
+    await flushRun()
   }
 
   private async onFrame(frame: Exclude<DownFrame, { type: 'change' | 'ack' }>): Promise<void> {
@@ -477,11 +486,11 @@ export class RelayLink {
     if (this.closed) return
     const { db } = this.o
     let isCounted = true
-    const [pending, oldest, cursor] = await Promise.all([
-      db.outbox.count(),
-      db.outbox.orderBy('seq').first(),
-      db.meta.get('cursor') as Promise<CursorRow | undefined>,
-    ]).catch(() => ((isCounted = false), [0, undefined, undefined] as const))
+    const [pending, oldest, cursor] = await db
+      .transaction('r', [db.outbox, db.meta], () =>
+        Promise.all([db.outbox.count(), db.outbox.orderBy('seq').first(), db.meta.get('cursor') as Promise<CursorRow | undefined>]),
+      )
+      .catch(() => ((isCounted = false), [0, undefined, undefined] as const))
     if (this.closed) return
     if (isCounted) this.reportPending(pending)
     const online = this.isOnline()

@@ -19,7 +19,10 @@ export type ParlorDb = Dexie & {
 /** Opens (creating or upgrading) the engine's database. One database per user profile. */
 export function openDb(name: string, options: DbOptions = {}): ParlorDb {
   const deps = options.indexedDB ? { indexedDB: options.indexedDB, IDBKeyRange: options.IDBKeyRange! } : undefined
-  const db = new Dexie(name, deps) as ParlorDb
+  // 'relaxed': a transaction counts as committed once the browser has handed it to the operating
+  // system (it survives a crash of the tab or the browser; an OS crash or power loss may drop the
+  // last ones), without waiting for the disk. The relay's SQLite makes the same choice.
+  const db = new Dexie(name, { ...deps, chromeTransactionDurability: 'relaxed' }) as ParlorDb
   db.version(1).stores({
     rooms: 'id, &uniqueId, [removedKey+lastActivityAt], [removedKey+hasCommentsKey+lastActivityAt]',
     participants: '[roomId+userId], [roomId+joinedAt+userId], userId',

@@ -23,7 +23,14 @@ export interface Changes {
   /** Rooms whose options document here may lack what the relay holds: fetch the relay's (resync). */
   resyncRoomIds: Set<string>
   failed: { row: OutboxRow; error: ParlorError }[]
+  /** Comments (room id NUL id) this write stored or found stored: never added twice in it. */
+  storedCommentKeys: Set<string>
 }
+
+/** One frame's worth of a run of live frames: changes, or an ack with the outbox rows it answers. */
+export type LiveStep =
+  | { changes: readonly ChangeFrame[] }
+  | { results: readonly MutationResult[]; rows: ReadonlyMap<string, OutboxRow>; backoffMs: (attempts: number) => number }
 
 const emptyChanges = (): Changes => ({
   roomIds: new Set(),
@@ -32,6 +39,7 @@ const emptyChanges = (): Changes => ({
   optionsRoomIds: new Set(),
   resyncRoomIds: new Set(),
   failed: [],
+  storedCommentKeys: new Set(),
 })
 
 /**
@@ -78,71 +86,97 @@ export class Writer {
     })
   }
 
-  /**
-   * Live changes, in order, in one transaction. A burst touches few rows many times: only the newest
-   * room row of each room is written, and the comments go in with a few bulk operations at the end
-   * (after the read pointers they may count against).
-   */
+  /** Live changes, in order, in one transaction (see `applyLive`). */
   applyChanges(frames: readonly ChangeFrame[]): Promise<Changes> {
+    return this.applyLive([{ changes: frames }])
+  }
+
+  /** Settles acknowledged mutations in one transaction (see `applyLive`). */
+  settle(results: readonly MutationResult[], rows: ReadonlyMap<string, OutboxRow>, backoffMs: (attempts: number) => number): Promise<Changes> {
+    return this.applyLive([{ results, rows, backoffMs }])
+  }
+
+  /**
+   * A run of live frames in one transaction, in the order they came: changes into the base, and acks
+   * settled (see `settleIn`). A replay's frames arrive as changes followed by the ack answering them,
+   * and each transaction has a cost of its own (a commit, in a browser a round trip to its database).
+   */
+  applyLive(steps: readonly LiveStep[]): Promise<Changes> {
+    return this.write(async (ch) => {
+      for (const step of steps) {
+        if ('changes' in step) await this.changesIn(step.changes, ch)
+        else await this.settleIn(step.results, step.rows, step.backoffMs, ch)
+      }
+    })
+  }
+
+  /**
+   * Live changes, in order. A burst touches few rows many times: only the newest room row of each
+   * room is written, and the comments go in with a few bulk operations at the end (after the read
+   * pointers they may count against).
+   */
+  private async changesIn(frames: readonly ChangeFrame[], ch: Changes): Promise<void> {
+    if (frames.length === 0) return
     const newest = new Map<string, number>()
     for (const f of frames) if (f.room) newest.set(f.room.id, Math.max(newest.get(f.room.id) ?? -1, f.room.version))
-    return this.write(async (ch) => {
-      const comments: CommentRecord[] = []
-      for (const frame of frames) {
-        // The document first, so the room row that comes with it finds the options it names.
-        if (frame.optionsUpdate !== undefined) await this.applyOptionsUpdate(frame.roomId, frame.optionsUpdate, frame.seq, ch)
-        if (frame.room && frame.room.version >= newest.get(frame.room.id)!) await this.putRoom(frame.room, ch)
-        if (frame.participants) await this.putParticipants(frame.participants, ch)
-        if (frame.comments) comments.push(...frame.comments)
-      }
-      await this.putComments(comments, ch, true)
-      await this.setCursor(Math.max(...frames.map((f) => f.seq)), false)
-    })
+    const comments: CommentRecord[] = []
+    for (const frame of frames) {
+      // The document first, so the room row that comes with it finds the options it names.
+      if (frame.optionsUpdate !== undefined) await this.applyOptionsUpdate(frame.roomId, frame.optionsUpdate, frame.seq, ch)
+      if (frame.room && frame.room.version >= newest.get(frame.room.id)!) await this.putRoom(frame.room, ch)
+      if (frame.participants) await this.putParticipants(frame.participants, ch)
+      if (frame.comments) comments.push(...frame.comments)
+    }
+    await this.putComments(comments, ch, true)
+    await this.setCursor(Math.max(...frames.map((f) => f.seq)), false)
   }
 
   /**
    * Settles acknowledged mutations: effects into the base, outbox rows deleted or rescheduled.
    * `rows` are the outbox rows answered (by mutation id); a result without one is not settled here.
    */
-  settle(results: readonly MutationResult[], rows: ReadonlyMap<string, OutboxRow>, backoffMs: (attempts: number) => number): Promise<Changes> {
+  private async settleIn(
+    results: readonly MutationResult[],
+    rows: ReadonlyMap<string, OutboxRow>,
+    backoffMs: (attempts: number) => number,
+    ch: Changes,
+  ): Promise<void> {
     // Of the room rows the results carry, only the newest of each room is written.
     const newest = new Map<string, number>()
     for (const r of results) if (r.ok && r.value.room && rows.has(r.mutationId)) newest.set(r.value.room.id, Math.max(newest.get(r.value.room.id) ?? -1, r.value.room.version))
-    return this.write(async (ch) => {
-      const done: number[] = []
-      const comments: CommentRecord[] = []
-      for (const res of results) {
-        const row = rows.get(res.mutationId)
-        if (!row) continue
-        ch.roomIds.add(row.roomId)
-        if (res.ok) {
-          // Accepted: the relay's document holds it now (its change may even have come already).
-          if (row.mutation.name === 'updateOptions') await this.applyOptionsUpdate(row.roomId, row.mutation.args.update, 0, ch)
-          const { room } = res.value
-          if (room && room.version >= newest.get(room.id)!) await this.putRoom(room, ch)
-          if (res.value.participants) await this.putParticipants(res.value.participants, ch)
-          if (res.value.comment) comments.push(res.value.comment)
-          done.push(row.seq!)
-          continue
-        }
-        const error = ParlorError.fromWire(res.error)
-        if (error.retryable) {
-          const attempts = row.attempts + 1
-          await this.db.outbox.update(row.seq!, {
-            attempts,
-            lastError: error.toWire(),
-            notBefore: Date.now() + (error.retryAfterMs ?? backoffMs(attempts)),
-          })
-        } else {
-          done.push(row.seq!)
-          ch.failed.push({ row, error })
-          // A refused options update: take the relay's document again rather than trust this one.
-          if (row.mutation.name === 'updateOptions' && error.code !== 'forbidden' && error.code !== 'not_found') ch.resyncRoomIds.add(row.roomId)
-        }
+    const done: number[] = []
+    const comments: CommentRecord[] = []
+    for (const res of results) {
+      const row = rows.get(res.mutationId)
+      if (!row) continue
+      ch.roomIds.add(row.roomId)
+      if (res.ok) {
+        // Accepted: the relay's document holds it now (its change may even have come already).
+        if (row.mutation.name === 'updateOptions') await this.applyOptionsUpdate(row.roomId, row.mutation.args.update, 0, ch)
+        const { room } = res.value
+        if (room && room.version >= newest.get(room.id)!) await this.putRoom(room, ch)
+        if (res.value.participants) await this.putParticipants(res.value.participants, ch)
+        if (res.value.comment) comments.push(res.value.comment)
+        done.push(row.seq!)
+        continue
       }
-      await this.putComments(comments, ch, true)
-      await this.db.outbox.bulkDelete(done)
-    })
+      const error = ParlorError.fromWire(res.error)
+      if (error.retryable) {
+        const attempts = row.attempts + 1
+        await this.db.outbox.update(row.seq!, {
+          attempts,
+          lastError: error.toWire(),
+          notBefore: Date.now() + (error.retryAfterMs ?? backoffMs(attempts)),
+        })
+      } else {
+        done.push(row.seq!)
+        ch.failed.push({ row, error })
+        // A refused options update: take the relay's document again rather than trust this one.
+        if (row.mutation.name === 'updateOptions' && error.code !== 'forbidden' && error.code !== 'not_found') ch.resyncRoomIds.add(row.roomId)
+      }
+    }
+    await this.putComments(comments, ch, true)
+    await deleteOutboxRows(this.db, done)
   }
 
   private async setCursor(cursor: number, reset: boolean, epoch?: number) {
@@ -288,17 +322,29 @@ export class Writer {
     })
   }
 
-  /** Stores comments not held yet (bulk), counting others' new ones as unread per room. */
+  /**
+   * Stores comments not held yet, counting others' new ones as unread per room. One add each (an add
+   * of a comment held already fails alone, without a read first); comments this write has stored
+   * or met already (a replay's changes come just ahead of the ack that repeats them) are skipped.
+   */
   private async putComments(rows: readonly CommentRecord[], ch: Changes, countUnread: boolean) {
-    if (rows.length === 0) return
-    const held = await this.db.comments.bulkGet(rows.map((c) => [c.roomId, c.id] as [string, number]))
-    const fresh = new Map<string, CommentRecord>()
-    rows.forEach((c, i) => {
-      if (!held[i]) fresh.set(`${c.roomId}\u0000${c.id}`, c)
+    const candidates = rows.filter((c) => {
+      const key = `${c.roomId}\u0000${c.id}`
+      if (ch.storedCommentKeys.has(key)) return false
+      ch.storedCommentKeys.add(key)
+      return true
     })
-    if (fresh.size === 0) return
-    const added = [...fresh.values()]
-    await this.db.comments.bulkPut(added)
+    if (candidates.length === 0) return
+    let added = candidates
+    try {
+      await this.db.comments.bulkAdd(candidates)
+    } catch (e) {
+      // Comments held already: those adds failed and the rest went in (caught here, the transaction goes on).
+      if (!(e instanceof Dexie.BulkError)) throw e
+      const failed = e.failuresByPos
+      added = candidates.filter((_, i) => !(i in failed))
+    }
+    if (added.length === 0) return
     ch.comments.push(...added)
     for (const c of added) ch.roomIds.add(c.roomId)
     if (!countUnread) return
@@ -326,5 +372,21 @@ export class Writer {
     if (forget) await this.db.rooms.delete(roomId)
     else await this.db.rooms.update(roomId, { isRemoved: true, removedKey: 1, unreadCount: 0, options: {} })
     ch.removedRoomIds.add(roomId)
+  }
+}
+
+/**
+ * Deletes outbox rows by seq: each run of consecutive seqs with one range delete (one request, where
+ * deleting row by row is one each). Seqs count up by one per queued mutation, so a replayed frame is
+ * usually a single run; a run holds no other row, since every seq in it is one of `seqs`.
+ */
+async function deleteOutboxRows(db: ParlorDb, seqs: readonly number[]): Promise<void> {
+  const sorted = [...new Set(seqs)].sort((a, b) => a - b)
+  for (let i = 0; i < sorted.length; ) {
+    let j = i
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++
+    if (i === j) await db.outbox.delete(sorted[i]!)
+    else await db.outbox.where(':id').between(sorted[i]!, sorted[j]!, true, true).delete()
+    i = j + 1
   }
 }
