@@ -30,8 +30,9 @@
  * For quicker iterations (every relay is still measured in the same run):
  * - `OPTIONS_BENCH_ONLY=throughput` (comma-separated: heap, fanout, throughput, sync) runs only
  *   those sections (throughput alone: about 1–2 minutes a run);
- * - `OPTIONS_BENCH_PROFILE=<dir>` writes a V8 CPU profile of the Parlor relay for every Parlor
- *   throughput step (`<variant>-<rate>.cpuprofile`, open in Chrome DevTools or speedscope).
+ * - `OPTIONS_BENCH_PROFILE=<dir>` writes a V8 CPU profile of the relay for every throughput step
+ *   (`<variant>-<rate>.cpuprofile`, open in Chrome DevTools or speedscope); the profiler's own cost
+ *   inflates the CPU figures of such a run.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -251,7 +252,7 @@ async function throughput(run: Run, r: number): Promise<void> {
     const attempt = async (rate: number, isRetry: boolean): Promise<boolean> => {
       await run.writer.call('generate', { group: 'tw', perDoc: Math.ceil((rate * TP_STEP_MS) / 1000 / TP_DOCS) + 5 })
       await run.subs.call('reset', { group: 'ts' })
-      const isProfiled = PROFILE_DIR !== undefined && parlor
+      const isProfiled = PROFILE_DIR !== undefined
       if (isProfiled) await run.relays[relay].child.call('profileStart')
       const cpu0 = await run.relays[relay].child.call<{ user: number; system: number }>('cpu')
       const w = await run.writer.call<{ sent: Record<string, string[]>; count: number; achieved: number }>('write', { group: 'tw', rate, durationMs: TP_STEP_MS })
