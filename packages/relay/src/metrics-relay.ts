@@ -88,10 +88,19 @@ export function createRelayMetrics(sources: RelayMetricSources = {}): RelayMetri
         ...core,
         async applyMutations(userId, list) {
           const results = await core.applyMutations(userId, list)
+          // Counted per kind of outcome, not per mutation: a frame is mostly one kind.
+          const outcomes = new Map<string, { name: string; result: string; count: number }>()
           for (const [i, r] of results.entries()) {
             const name = list[i]?.name ?? 'unknown'
-            mutations.inc({ name, result: r.ok ? 'ok' : r.error.code })
-            if (!r.ok) errors.inc({ code: r.error.code, where: 'mutation' })
+            const result = r.ok ? 'ok' : r.error.code
+            const key = `${name}\u0000${result}`
+            const seen = outcomes.get(key)
+            if (seen) seen.count++
+            else outcomes.set(key, { name, result, count: 1 })
+          }
+          for (const { name, result, count } of outcomes.values()) {
+            mutations.inc({ name, result }, count)
+            if (result !== 'ok') errors.inc({ code: result, where: 'mutation' }, count)
           }
           return results
         },

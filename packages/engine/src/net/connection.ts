@@ -130,7 +130,9 @@ export class Connection {
       if (frame.type === 'sync') this.attempt = 0
       this.inbox.push(frame)
       if (this.inbox.length > 1) return
-      this.queue = this.queue.then(async () => {
+      // Handled from the next task on: frames that came together (a browser delivers each as a task
+      // of its own) are handled together, in one batch.
+      this.queue = this.queue.then(nextTask).then(async () => {
         const batch = this.inbox
         this.inbox = []
         await this.opts
@@ -157,4 +159,14 @@ export class Connection {
     clearTimeout(this.timer)
     this.timer = setTimeout(() => void this.open(), delay)
   }
+}
+
+/** Resolves in a later task (after the tasks already queued, such as other socket messages). */
+function nextTask(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => unknown; scheduler?: { postTask?: (f: () => void) => Promise<unknown> } }
+  return new Promise((resolve) => {
+    if (g.setImmediate) g.setImmediate(resolve)
+    else if (g.scheduler?.postTask) void g.scheduler.postTask(resolve)
+    else setTimeout(resolve, 0)
+  })
 }

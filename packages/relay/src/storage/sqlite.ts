@@ -50,6 +50,9 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   }
 
   const s = {
+    savepoint: db.prepare('SAVEPOINT sp'),
+    release: db.prepare('RELEASE sp'),
+    rollbackTo: db.prepare('ROLLBACK TO sp'),
     currentSeq: db.prepare(`SELECT value FROM counters WHERE name = 'seq'`).pluck(),
     epoch: db.prepare(`SELECT value FROM counters WHERE name = 'epoch'`).pluck(),
     nextSeq: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`).pluck(),
@@ -172,14 +175,14 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     },
     // Savepoints nest by name (the innermost `sp` is the one released or rolled back to).
     savepoint: async <T>(fn: () => Promise<T>): Promise<T> => {
-      db.exec('SAVEPOINT sp')
+      s.savepoint.run()
       try {
         const result = await fn()
-        db.exec('RELEASE sp')
+        s.release.run()
         return result
       } catch (e) {
-        db.exec('ROLLBACK TO sp')
-        db.exec('RELEASE sp')
+        s.rollbackTo.run()
+        s.release.run()
         throw e
       }
     },
