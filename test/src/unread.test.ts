@@ -83,4 +83,20 @@ describe('getTotalUnreadCount', () => {
     await phone.sync()
     expect(await phone.getTotalUnreadCount()).toBe(0)
   })
+
+  it('shows the relay’s unread counts on a new device whose user has read part of a room', async () => {
+    const [alice, bob] = await signedInMany(relay(), ['alice', 'bob'])
+    const room = await bob.chatTarget(alice.userId)
+    for (const t of ['read 1', 'read 2']) await bob.sendComment(room.id, t)
+    await syncAll(bob, alice)
+    await alice.markAsRead(room.id, (await texts(alice, room.id)).at(-1)!.id!)
+    await alice.sync()
+    for (const t of ['new 1', 'new 2', 'new 3']) await bob.sendComment(room.id, t)
+    await bob.sync()
+
+    const laptop = await signedIn(relay(), alice.userId)
+    await laptop.sync()
+    expect(await laptop.getTotalUnreadCount()).toBe(3)
+    expect((await laptop.getRoomById(room.id)).unreadCount).toBe(3)
+  })
 })

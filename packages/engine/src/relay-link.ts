@@ -425,13 +425,16 @@ export class RelayLink {
 
   /** Emits `room` (and `options` where they changed) for the rooms written since the last time. */
   private async announceRooms(): Promise<void> {
-    const rooms = [...this.roomsToAnnounce]
+    const written = new Map(this.roomsToAnnounce)
     this.roomsToAnnounce.clear()
-    for (const [id, isOptionsChanged] of rooms) {
-      const room = await this.o.reader.room(id, { participants: false }).catch(() => undefined)
-      if (this.closed) return
-      if (room) this.emit('room', room)
-      if (room && isOptionsChanged) this.emit('options', { roomId: id, options: room.options })
+    const rooms = await this.o.reader.rooms([...written.keys()]).catch((e: unknown) => {
+      this.o.logger.debug('reading rooms to announce failed', { error: String(e) })
+      return []
+    })
+    if (this.closed) return
+    for (const room of rooms) {
+      this.emit('room', room)
+      if (written.get(room.id)) this.emit('options', { roomId: room.id, options: room.options })
     }
   }
 

@@ -163,6 +163,17 @@ export class Reader {
     })
   }
 
+  /** Visible rooms by id (those the cache holds, without participants), read together. */
+  async rooms(roomIds: readonly string[]): Promise<Room[]> {
+    if (roomIds.length === 0) return []
+    return this.read(async () => {
+      const pending = await this.pendingByRoom()
+      const rows = await this.db.rooms.bulkGet([...roomIds])
+      const views = await Promise.all(roomIds.map((id, i) => this.visible(id, pending.get(id) ?? [], { participants: false }, rows[i])))
+      return this.present(views, false)
+    })
+  }
+
   /** A room and its newest comments (pending ones last), oldest first. */
   async roomWithComments(roomId: string, limit: number): Promise<(Room & { comments: Comment[] }) | undefined> {
     return this.read(async () => {

@@ -12,7 +12,7 @@ import { ParlorError, decodeOptionsUpdate, type RoomOptions } from '@parlor/prot
 import { isUnreadFor } from '../core/overlay.js'
 import { mergeOptionsState, sameOptions } from '../core/options-state.js'
 import type { ParlorDb } from './db.js'
-import type { CommentRow, CursorRow, OutboxRow, RoomRow } from './rows.js'
+import type { CommentRow, CursorRow, OptionsDocRow, OutboxRow, RoomRow } from './rows.js'
 
 /** What a write changed, so the engine can emit events after the transaction commits. */
 export interface Changes {
@@ -78,8 +78,8 @@ export class Writer {
       if (frame.isFull && isLast) {
         for (const id of await this.db.rooms.toCollection().primaryKeys()) if (!listed.has(id)) await this.dropRoom(id, ch, true)
       }
-      for (const r of frame.rooms) await this.putMemberRoom(r, ch)
-      await this.putParticipants(frame.participants, ch)
+      await this.putMemberRooms(frame.rooms, ch)
+      await this.putParticipants(frame.participants, ch, true)
       await this.putComments(frame.comments, ch, false)
       for (const r of frame.rooms) if (r.isRemoved) await this.dropRoom(r.id, ch, false)
       if (isLast) await this.setCursor(frame.cursor, isHelloAnswer && frame.isFull, frame.epoch)
@@ -186,21 +186,39 @@ export class Writer {
     await this.db.meta.put({ key: 'cursor', cursor: next, lastSyncAt: Date.now(), ...(knownEpoch !== undefined && { epoch: knownEpoch }) })
   }
 
-  private async putMemberRoom(m: MemberRoomRecord, ch: Changes) {
-    const { optionsState, ...r } = m
-    const existing = await this.db.rooms.get(r.id)
-    if (optionsState !== undefined && !r.isRemoved) await this.putOptionsState(r.id, optionsState, r.version, r.options)
-    const base = existing && existing.version > r.version ? existing : { ...r, options: await this.baseOptions(r, r.isRemoved, ch) }
-    const row: RoomRow = {
-      ...base,
-      unreadCount: r.unreadCount,
-      isRemoved: r.isRemoved,
-      lastReadCommentId: existing?.lastReadCommentId ?? 0,
-      removedKey: r.isRemoved ? 1 : 0,
-      hasCommentsKey: base.hasComments ? 1 : 0,
-    }
-    await this.db.rooms.put(row)
-    this.noteRoom(existing, row, ch)
+  /**
+   * A catch-up's rooms, with a few bulk operations: rows older than what is stored are kept, and
+   * each room's options document is replaced by the relay's unless the stored one is newer.
+   */
+  private async putMemberRooms(records: readonly MemberRoomRecord[], ch: Changes) {
+    if (records.length === 0) return
+    const ids = records.map((m) => m.id)
+    const existing = await this.db.rooms.bulkGet(ids)
+    const docs = await this.db.optionDocs.bulkGet(ids)
+    const roomRows: RoomRow[] = []
+    const docRows: OptionsDocRow[] = []
+    records.forEach((m, i) => {
+      const { optionsState, ...r } = m
+      let doc = docs[i]
+      if (optionsState !== undefined && !r.isRemoved && !(doc && doc.seq > r.version)) {
+        doc = { roomId: r.id, state: decodeOptionsUpdate(optionsState), seq: r.version, options: r.options }
+        docRows.push(doc)
+      }
+      const prev = existing[i]
+      const base = prev && prev.version > r.version ? prev : { ...r, options: this.optionsToKeep(r, r.isRemoved, doc, ch) }
+      const row: RoomRow = {
+        ...base,
+        unreadCount: r.unreadCount,
+        isRemoved: r.isRemoved,
+        lastReadCommentId: prev?.lastReadCommentId ?? 0,
+        removedKey: r.isRemoved ? 1 : 0,
+        hasCommentsKey: base.hasComments ? 1 : 0,
+      }
+      roomRows.push(row)
+      this.noteRoom(prev, row, ch)
+    })
+    await this.db.optionDocs.bulkPut(docRows)
+    await this.db.rooms.bulkPut(roomRows)
   }
 
   private async putRoom(r: RoomRecord, ch: Changes) {
@@ -225,18 +243,15 @@ export class Writer {
    * change (a lost update, a relay that rebuilt a gap without it): then the row's, and a resync.
    */
   private async baseOptions(r: RoomRecord, isRemoved: boolean, ch: Changes): Promise<RoomOptions> {
+    return isRemoved ? {} : this.optionsToKeep(r, isRemoved, await this.db.optionDocs.get(r.id), ch)
+  }
+
+  /** `baseOptions` with the room's stored document at hand. */
+  private optionsToKeep(r: RoomRecord, isRemoved: boolean, doc: OptionsDocRow | undefined, ch: Changes): RoomOptions {
     if (isRemoved) return {}
-    const doc = await this.db.optionDocs.get(r.id)
     if (doc && (r.version < doc.seq || sameOptions(doc.options, r.options))) return doc.options
     if (doc || Object.keys(r.options).length > 0) ch.resyncRoomIds.add(r.id)
     return r.options
-  }
-
-  /** The relay's whole document for a room (catch-up, room sync, resync): replaces ours unless ours is newer. */
-  async putOptionsState(roomId: string, base64: string, seq: number, options: RoomOptions): Promise<void> {
-    const current = await this.db.optionDocs.get(roomId)
-    if (current && current.seq > seq) return
-    await this.db.optionDocs.put({ roomId, state: decodeOptionsUpdate(base64), seq, options })
   }
 
   /**
@@ -290,18 +305,48 @@ export class Writer {
     if (!before || !sameOptions(before.options, after.options)) ch.optionsRoomIds.add(after.id)
   }
 
-  private async putParticipants(rows: readonly ParticipantRecord[], ch: Changes) {
-    const me = this.me()
+  /**
+   * Participant rows the relay sent, with a few bulk operations: a row older than the stored one is
+   * skipped. The user's own rows move their read pointer, or drop the room they were removed from.
+   * `isCatchUp`: the rows come with their rooms' rows in one snapshot, whose unread counts stand.
+   */
+  private async putParticipants(rows: readonly ParticipantRecord[], ch: Changes, isCatchUp = false) {
+    if (rows.length === 0) return
+    // The newest of each (room, user), in the order they came.
+    const newest = new Map<string, ParticipantRecord>()
     for (const p of rows) {
-      const existing = await this.db.participants.get([p.roomId, p.userId])
-      if (existing && existing.version > p.version) continue
-      await this.db.participants.put(p)
-      await this.db.users.put({ userId: p.userId, username: p.username, avatarUrl: p.avatarUrl })
-      ch.roomIds.add(p.roomId)
+      const key = `${p.roomId}\u0000${p.userId}`
+      const seen = newest.get(key)
+      if (!seen || seen.version <= p.version) newest.set(key, p)
+    }
+    const candidates = [...newest.values()]
+    const existing = await this.db.participants.bulkGet(candidates.map((p) => [p.roomId, p.userId] as [string, string]))
+    const fresh = candidates.filter((p, i) => !(existing[i] && existing[i].version > p.version))
+    if (fresh.length === 0) return
+    await this.db.participants.bulkPut(fresh)
+    const users = new Map(fresh.map((p) => [p.userId, { userId: p.userId, username: p.username, avatarUrl: p.avatarUrl }]))
+    await this.db.users.bulkPut([...users.values()])
+    for (const p of fresh) ch.roomIds.add(p.roomId)
+    const me = this.me()
+    for (const p of fresh) {
       if (p.userId !== me) continue
       if (p.isRemoved) await this.dropRoom(p.roomId, ch, false)
-      else await this.moveReadPointer(p.roomId, p.lastReadCommentId)
+      else if (!isCatchUp) await this.moveReadPointer(p.roomId, p.lastReadCommentId)
     }
+    if (isCatchUp) await this.setReadPointers(fresh.filter((p) => p.userId === me && !p.isRemoved))
+  }
+
+  /** A catch-up's read pointers of the user: the rooms' unread counts came with them. */
+  private async setReadPointers(mine: readonly ParticipantRecord[]) {
+    if (mine.length === 0) return
+    const rooms = await this.db.rooms.bulkGet(mine.map((p) => p.roomId))
+    const rows: RoomRow[] = []
+    mine.forEach((p, i) => {
+      const room = rooms[i]
+      if (!room) return
+      rows.push({ ...room, lastReadCommentId: Math.max(p.lastReadCommentId, room.lastReadCommentId), isRemoved: false, removedKey: 0 })
+    })
+    await this.db.rooms.bulkPut(rows)
   }
 
   /** My read pointer moved (maybe on another device): recount unread from the cached comments. */
