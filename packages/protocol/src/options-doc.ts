@@ -315,6 +315,11 @@ export class ValidatedOptionsDoc {
     return readOptions(this.doc)
   }
 
+  /** Whether the document holds nothing at all (no update ever brought it anything). */
+  get isEmpty(): boolean {
+    return this.doc.store.clients.size === 0
+  }
+
   /** Notes that `update` changed the document (it can be rebuilt, and its size bound grows). */
   private changed(update: Uint8Array): void {
     this.encoded = undefined

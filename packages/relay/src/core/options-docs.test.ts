@@ -144,4 +144,14 @@ describe('OptionsDocs', () => {
     expect(r.options).toEqual({ a: '2' })
     expect(optionsOfState(...(await storage.read((rd) => rd.listOptionsUpdates('g:h'))).map((row) => row.update))).toEqual({ a: '2' })
   })
+
+  it('keeps a room without options without a document when its first update is refused or brings nothing', async () => {
+    const { storage, make } = await setup()
+    const docs = make()
+    const r = room('g:i')
+    const hostile = captureUpdate(optionsDocFrom([], 13), (d) => d.getMap('other').set('a', 'b'))!
+    await expect(storage.transaction(async (tx) => docs.apply(new WriteScope(tx, actor, 1, docs), r, hostile))).rejects.toMatchObject({ code: 'validation' })
+    expect(await storage.transaction(async (tx) => docs.apply(new WriteScope(tx, actor, 1, docs), r, new Uint8Array([0, 0])))).toBe(false)
+    expect((await storage.read((rd) => docs.load(rd, r))).state).toBeUndefined()
+  })
 })

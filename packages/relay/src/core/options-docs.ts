@@ -92,7 +92,8 @@ interface Entry {
 
 export const defaultOptionsDocsOptions = { idleMs: 2_000, maxCached: 10_000, compactAfterRows: 32 } as const
 
-const stateOf = (e: Entry): Uint8Array | undefined => (e.live ? e.live.state : e.state)
+/** The state readers are sent; undefined for a room that has no document (refused updates make none). */
+const stateOf = (e: Entry): Uint8Array | undefined => (e.live ? (e.live.isEmpty ? undefined : e.live.state) : e.state)
 
 export class OptionsDocs {
   private readonly cache = new Map<string, Entry>()
