@@ -20,7 +20,7 @@ import { RelayClient } from './relay-client.js'
 import type { ParlorDb } from './store/db.js'
 import type { Reader } from './store/reader.js'
 import type { CursorRow, OutboxRow } from './store/rows.js'
-import type { Changes, LiveStep, Writer } from './store/writer.js'
+import { CatchUpProgress, type Changes, type LiveStep, type Writer } from './store/writer.js'
 import type { Leadership } from './tabs/leadership.js'
 import { TabChannel, type TabMessage } from './tabs/tab-channel.js'
 
@@ -74,8 +74,8 @@ export class RelayLink {
   private wantsOnline = true
   private caughtUp = false
   private awaitingHelloSync = false
-  /** Room ids of the catch-up being received, across its frames. */
-  private listed = new Set<string>()
+  /** The catch-up being received, across its frames. */
+  private progress = new CatchUpProgress()
   private leaderOnline = false
   private closed = false
   private current: EngineStatus = { online: false, pending: 0, oldestPendingAt: undefined, lastSyncAt: undefined, catchUp: undefined }
@@ -320,12 +320,12 @@ export class RelayLink {
     switch (frame.type) {
       case 'sync': {
         const isHelloAnswer = this.awaitingHelloSync
-        const changes = await this.o.writer.applySync(frame, isHelloAnswer, this.listed)
+        const changes = await this.o.writer.applySync(frame, isHelloAnswer, this.progress)
         if (frame.more) {
           this.publish(changes)
           break
         }
-        this.listed = new Set()
+        this.progress = new CatchUpProgress()
         // The socket may have closed (disconnect()) while this frame was being applied.
         if (isHelloAnswer && this.awaitingHelloSync && this.conn.isOpen) {
           this.catchUp = frame.isFull ? 'full' : 'incremental'
@@ -395,7 +395,7 @@ export class RelayLink {
     const wasOnline = this.caughtUp
     this.caughtUp = false
     this.awaitingHelloSync = false
-    this.listed = new Set()
+    this.progress = new CatchUpProgress()
     this.outbox.disable()
     this.relay.disconnected()
     if (wasOnline) this.tabs.post({ kind: 'leader', online: false })

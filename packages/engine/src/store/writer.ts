@@ -27,6 +27,14 @@ export interface Changes {
   storedCommentKeys: Set<string>
 }
 
+/** A catch-up being received, across its frames. */
+export class CatchUpProgress {
+  /** The room ids of its frames so far. */
+  readonly listed = new Set<string>()
+  /** Whether the cache held nothing when its first frame was written. */
+  startedEmpty: boolean | undefined
+}
+
 /** One frame's worth of a run of live frames: changes, or an ack with the outbox rows it answers. */
 export type LiveStep =
   | { changes: readonly ChangeFrame[] }
@@ -68,18 +76,26 @@ export class Writer {
   /**
    * A catch-up: the answer to hello (`isHelloAnswer`), or a room-scoped sync for a room the user
    * just joined, whose cursor is the seq of the change that added them (safe to resume from).
-   * A catch-up may come in several frames (`more`); `listed` collects the room ids of a full one
-   * across them, and only its last frame prunes unlisted rooms and stores the cursor.
+   * A catch-up may come in several frames (`more`); `progress` follows one across them: it collects
+   * the room ids of a full one (only its last frame prunes unlisted rooms and stores the cursor).
    */
-  applySync(frame: SyncFrame, isHelloAnswer: boolean, listed: Set<string>): Promise<Changes> {
+  applySync(frame: SyncFrame, isHelloAnswer: boolean, progress: CatchUpProgress): Promise<Changes> {
+    const { listed } = progress
     return this.write(async (ch) => {
       for (const r of frame.rooms) listed.add(r.id)
       const isLast = !frame.more
       if (frame.isFull && isLast) {
         for (const id of await this.db.rooms.toCollection().primaryKeys()) if (!listed.has(id)) await this.dropRoom(id, ch, true)
       }
-      await this.putMemberRooms(frame.rooms, ch)
-      await this.putParticipants(frame.participants, ch, true)
+      // Into an empty cache (a new device, after a logout) there is nothing stored to compare with;
+      // each frame of a catch-up holds whole rooms, which no other frame of it holds.
+      progress.startedEmpty ??=
+        (await this.db.rooms.count()) === 0 && (await this.db.participants.count()) === 0 && (await this.db.optionDocs.count()) === 0
+      const isEmpty = progress.startedEmpty
+      const me = this.me()
+      const myPointers = new Map(frame.participants.filter((p) => p.userId === me && !p.isRemoved).map((p) => [p.roomId, p.lastReadCommentId]))
+      await this.putMemberRooms(frame.rooms, ch, myPointers, isEmpty)
+      await this.putParticipants(frame.participants, ch, { isCatchUp: true, isEmpty })
       await this.putComments(frame.comments, ch, false)
       for (const r of frame.rooms) if (r.isRemoved) await this.dropRoom(r.id, ch, false)
       if (isLast) await this.setCursor(frame.cursor, isHelloAnswer && frame.isFull, frame.epoch)
@@ -188,13 +204,16 @@ export class Writer {
 
   /**
    * A catch-up's rooms, with a few bulk operations: rows older than what is stored are kept, and
-   * each room's options document is replaced by the relay's unless the stored one is newer.
+   * each room's options document is replaced by the relay's unless the stored one is newer. The
+   * user's read pointers (`myPointers`, by room) came in the same snapshot as the unread counts.
+   * `isEmpty`: nothing is stored, so nothing is read first.
    */
-  private async putMemberRooms(records: readonly MemberRoomRecord[], ch: Changes) {
+  private async putMemberRooms(records: readonly MemberRoomRecord[], ch: Changes, myPointers: ReadonlyMap<string, number>, isEmpty: boolean) {
     if (records.length === 0) return
     const ids = records.map((m) => m.id)
-    const existing = await this.db.rooms.bulkGet(ids)
-    const docs = await this.db.optionDocs.bulkGet(ids)
+    const none = (): undefined[] => ids.map(() => undefined)
+    const existing = isEmpty ? none() : await this.db.rooms.bulkGet(ids)
+    const docs = isEmpty ? none() : await this.db.optionDocs.bulkGet(ids)
     const roomRows: RoomRow[] = []
     const docRows: OptionsDocRow[] = []
     records.forEach((m, i) => {
@@ -210,7 +229,7 @@ export class Writer {
         ...base,
         unreadCount: r.unreadCount,
         isRemoved: r.isRemoved,
-        lastReadCommentId: prev?.lastReadCommentId ?? 0,
+        lastReadCommentId: Math.max(prev?.lastReadCommentId ?? 0, myPointers.get(r.id) ?? 0),
         removedKey: r.isRemoved ? 1 : 0,
         hasCommentsKey: base.hasComments ? 1 : 0,
       }
@@ -308,9 +327,10 @@ export class Writer {
   /**
    * Participant rows the relay sent, with a few bulk operations: a row older than the stored one is
    * skipped. The user's own rows move their read pointer, or drop the room they were removed from.
-   * `isCatchUp`: the rows come with their rooms' rows in one snapshot, whose unread counts stand.
+   * `isCatchUp`: the rows came with their rooms' rows, which took the read pointers and unread counts
+   * of the same snapshot; `isEmpty`: nothing is stored, so nothing is read first.
    */
-  private async putParticipants(rows: readonly ParticipantRecord[], ch: Changes, isCatchUp = false) {
+  private async putParticipants(rows: readonly ParticipantRecord[], ch: Changes, o: { isCatchUp?: boolean; isEmpty?: boolean } = {}) {
     if (rows.length === 0) return
     // The newest of each (room, user), in the order they came.
     const newest = new Map<string, ParticipantRecord>()
@@ -320,7 +340,7 @@ export class Writer {
       if (!seen || seen.version <= p.version) newest.set(key, p)
     }
     const candidates = [...newest.values()]
-    const existing = await this.db.participants.bulkGet(candidates.map((p) => [p.roomId, p.userId] as [string, string]))
+    const existing = o.isEmpty ? [] : await this.db.participants.bulkGet(candidates.map((p) => [p.roomId, p.userId] as [string, string]))
     const fresh = candidates.filter((p, i) => !(existing[i] && existing[i].version > p.version))
     if (fresh.length === 0) return
     await this.db.participants.bulkPut(fresh)
@@ -331,22 +351,8 @@ export class Writer {
     for (const p of fresh) {
       if (p.userId !== me) continue
       if (p.isRemoved) await this.dropRoom(p.roomId, ch, false)
-      else if (!isCatchUp) await this.moveReadPointer(p.roomId, p.lastReadCommentId)
+      else if (!o.isCatchUp) await this.moveReadPointer(p.roomId, p.lastReadCommentId)
     }
-    if (isCatchUp) await this.setReadPointers(fresh.filter((p) => p.userId === me && !p.isRemoved))
-  }
-
-  /** A catch-up's read pointers of the user: the rooms' unread counts came with them. */
-  private async setReadPointers(mine: readonly ParticipantRecord[]) {
-    if (mine.length === 0) return
-    const rooms = await this.db.rooms.bulkGet(mine.map((p) => p.roomId))
-    const rows: RoomRow[] = []
-    mine.forEach((p, i) => {
-      const room = rooms[i]
-      if (!room) return
-      rows.push({ ...room, lastReadCommentId: Math.max(p.lastReadCommentId, room.lastReadCommentId), isRemoved: false, removedKey: 0 })
-    })
-    await this.db.rooms.bulkPut(rows)
   }
 
   /** My read pointer moved (maybe on another device): recount unread from the cached comments. */
