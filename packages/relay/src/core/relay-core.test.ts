@@ -72,6 +72,31 @@ describe('relay core', () => {
     expect(published).toHaveLength(3)
   })
 
+  it('group-commits frames that arrive while a transaction runs, each answered alone, in seq order', async () => {
+    const { core, seedUsers, published, storage } = await setup()
+    await seedUsers(['a', 'b'])
+    await core.applyMutations('a', [{ id: 'room', name: 'createGroupRoom', args: { roomId: 'g:busy', name: 'busy', userIds: ['b'] }, createdAt: 0 } as Mutation])
+    let transactions = 0
+    const transaction = storage.transaction.bind(storage)
+    storage.transaction = (fn) => (transactions++, transaction(fn))
+    const frames = Array.from({ length: 20 }, (_, i) => {
+      const userId = i === 7 ? 'ghost' : i % 2 === 0 ? 'a' : 'b'
+      const mutations = [0, 1, 2].map((j) => ({ id: `f${i}-${j}`, name: 'sendComment', args: { roomId: 'g:busy', uniqueId: `c${i}-${j}`, text: `${i}.${j}`, type: 'text' }, createdAt: 0 }) as Mutation)
+      return core.applyMutations(userId, mutations)
+    })
+    const answers = await Promise.all(frames)
+    answers.forEach((results, i) => {
+      if (i === 7) expect(results.map((r) => r.ok || r.error.code)).toEqual(['unauthorized', 'unauthorized', 'unauthorized'])
+      else expect(results.map((r) => r.ok && r.value.comment?.text)).toEqual([`${i}.0`, `${i}.1`, `${i}.2`])
+    })
+    // Fewer transactions than frames, and every committed mutation published once, in seq order.
+    expect(transactions).toBeLessThan(frames.length)
+    const seqs = published.map((c) => c.seq)
+    expect(seqs).toEqual(Array.from({ length: 1 + 19 * 3 }, (_, i) => i + 1))
+    const stored = await storage.read((r) => r.listComments('g:busy', { limit: 100 }))
+    expect(stored.filter((c) => c.type === 'text')).toHaveLength(19 * 3)
+  })
+
   it('publishes one change per committed mutation, in seq order, and none for refusals or no-ops', async () => {
     const { seedUsers, apply, published } = await setup()
     await seedUsers(['a', 'b', 'c'])
