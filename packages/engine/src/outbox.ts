@@ -11,7 +11,7 @@ const FRAME_BUDGET = Math.floor(LIMITS.maxFrameBytes * 0.8)
  * Sends queued mutations over the connection: in the order they were made, at most
  * `LIMITS.maxMutationsPerFrame` per frame, one frame in flight. A room whose head mutation is
  * waiting out a backoff holds back that room's later mutations (which may depend on it) and no
- * other room's. Rows are deleted only when the relay acknowledges them (see Writer.settle), so a
+ * other room's. Rows are deleted only when the relay acknowledges them (see Writer.applyLive), so a
  * lost frame or ack is simply sent again; the relay applies each id at most once.
  *
  * A replay is a pipeline: when an ack settles every mutation it answers for good (accepted or
@@ -125,7 +125,6 @@ export class OutboxSender {
     const now = Date.now()
     const held = new Set<string>()
     let nextRetry = Infinity
-    const batch = []
     let bytes = 0
     const sent: OutboxRow[] = []
     for (const row of rows) {
@@ -138,16 +137,15 @@ export class OutboxSender {
       }
       // Frames stay well within the relay's byte bound (a comment or an options update can be large).
       const size = utf8Length(JSON.stringify(row.mutation))
-      if (batch.length > 0 && bytes + size > FRAME_BUDGET) break
+      if (sent.length > 0 && bytes + size > FRAME_BUDGET) break
       bytes += size
-      batch.push(row.mutation)
       sent.push(row)
-      if (batch.length === LIMITS.maxMutationsPerFrame) break
+      if (sent.length === LIMITS.maxMutationsPerFrame) break
     }
     clearTimeout(this.retryTimer)
     if (nextRetry < Infinity) this.retryTimer = setTimeout(() => void this.flush(), nextRetry - now)
-    if (batch.length === 0 || !this.enabled) return
-    if (!this.conn.send({ type: 'mutate', mutations: batch })) return
+    if (sent.length === 0 || !this.enabled) return
+    if (!this.conn.send({ type: 'mutate', mutations: sent.map((row) => row.mutation) })) return
     for (const row of sent) this.inFlight.set(row.id, row)
     // Sent rows leave the snapshot (they are answered before anything after them is sent).
     if (this.snapshot === rows) this.snapshot = rows.filter((r) => !this.inFlight.has(r.id))

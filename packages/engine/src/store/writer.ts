@@ -107,11 +107,6 @@ export class Writer {
     return this.applyLive([{ changes: frames }])
   }
 
-  /** Settles acknowledged mutations in one transaction (see `applyLive`). */
-  settle(results: readonly MutationResult[], rows: ReadonlyMap<string, OutboxRow>, backoffMs: (attempts: number) => number): Promise<Changes> {
-    return this.applyLive([{ results, rows, backoffMs }])
-  }
-
   /**
    * A run of live frames in one transaction, in the order they came: changes into the base, and acks
    * settled (see `settleIn`). A replay's frames arrive as changes followed by the ack answering them,
