@@ -24,6 +24,9 @@ interface Needs {
  * Reads run inside one read-only transaction so they see one consistent state, and are plain async
  * functions of the database, so `liveQuery` can re-run them when any table they touch changes.
  */
+/** Up to this many rooms are read with their own queued mutations only (see `rooms`). */
+const FEW_ROOMS = 8
+
 export class Reader {
   constructor(
     private readonly db: ParlorDb,
@@ -167,7 +170,9 @@ export class Reader {
   async rooms(roomIds: readonly string[]): Promise<Room[]> {
     if (roomIds.length === 0) return []
     return this.read(async () => {
-      const pending = await this.pendingByRoom()
+      // A few rooms: their own queued mutations (by index), not the whole outbox.
+      const pending =
+        roomIds.length <= FEW_ROOMS ? new Map(await Promise.all(roomIds.map(async (id) => [id, await this.pendingOf(id)] as const))) : await this.pendingByRoom()
       const rows = await this.db.rooms.bulkGet([...roomIds])
       const views = await Promise.all(roomIds.map((id, i) => this.visible(id, pending.get(id) ?? [], { participants: false }, rows[i])))
       return this.present(views, false)
