@@ -19,6 +19,7 @@ import WebSocket from 'ws'
 import { createEngine } from '@parlor/engine'
 import { startRelayProcess } from '../src/security/relay-process.js'
 import { groupRoomId, type Mutation } from '@parlor/protocol'
+import { post } from './lib/http.js'
 
 const ROOMS = Number(process.argv[2] ?? 10_000)
 const MUTATIONS = Number(process.argv[3] ?? 1_000)
@@ -31,15 +32,6 @@ const stats = (xs: number[]) => {
 }
 const ms = (x: number) => `${x.toFixed(2)} ms`
 
-async function post(url: string, path: string, body: unknown, token?: string) {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-    body: JSON.stringify(body),
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<any>
-}
 
 /** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
 async function cpuMsOf(pid: number): Promise<number> {

@@ -40,6 +40,7 @@ import { join } from 'node:path'
 import { groupRoomId, type RoomId } from '@parlor/protocol'
 import { freePort, startChild, type Child } from './lib/proc.js'
 import { OPTIONS, type SocketSpec, type Wire } from './lib/wire.js'
+import { post } from './lib/http.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
 const SECTIONS = new Set((process.env.OPTIONS_BENCH_ONLY ?? 'heap,fanout,throughput,sync').split(',').map((x) => x.trim()))
@@ -105,15 +106,6 @@ interface ParlorSetup {
   warmRooms: RoomId[]
 }
 
-async function post(url: string, path: string, body: unknown, token?: string): Promise<any> {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-    body: JSON.stringify(body),
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return res.json()
-}
 
 let mutationN = 0
 async function createRooms(url: string, token: string, rooms: { roomId: RoomId; userIds: string[] }[]): Promise<void> {

@@ -32,6 +32,7 @@ import WebSocket from 'ws'
 import { PROTOCOL_VERSION, groupRoomId } from '@parlor/protocol'
 import { mintToken } from '@parlor/relay'
 import { startDataServices } from '../../scripts/test-services.mjs'
+import { post } from './lib/http.js'
 
 const MAX_CONNECTIONS = Number(process.argv[2] ?? 8000)
 /** `fanout`, `connections` or `all` (default). */
@@ -108,16 +109,6 @@ async function freshDatabase(adminUrl: string): Promise<string> {
 
 // ---- clients --------------------------------------------------------------------------------------
 
-async function post(url: string, path: string, body: unknown, token?: string): Promise<any> {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  })
-  const json = await res.json()
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
 
 /** Users inserted straight into the database (the bench mints their tokens with the shared secret). */
 async function insertUsers(databaseUrl: string, ids: string[]): Promise<void> {

@@ -5,6 +5,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { groupRoomId, type Mutation } from '@parlor/protocol'
 import { DESKTOP, launchChromium, startWebRelay } from '../src/web/web-harness.js'
+import { post } from './lib/http.js'
 
 export const USER = 'web-bench-alice'
 export const PEER = 'web-bench-bob'
@@ -17,15 +18,6 @@ export const stats = (xs: number[]) => {
 }
 export const ms = (x: number) => `${x.toFixed(1)} ms`
 
-async function post(url: string, path: string, body: unknown, token?: string): Promise<any> {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-    body: JSON.stringify(body),
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return res.json()
-}
 
 /** Functions the init script puts on `window` of the bench page. */
 export interface PageHelpers {

@@ -3,7 +3,6 @@ import {
   ParlorError,
   parseWith,
   roomByIdValueSchema,
-  type ChangeFrame,
   type DownFrame,
   type Query,
   type UpFrame,
@@ -304,7 +303,7 @@ export class RelayLink {
     for (const frame of frames) {
       if (frame.type === 'change') {
         const last = run.at(-1)
-        if (last && 'changes' in last) (last.changes as ChangeFrame[]).push(frame)
+        if (last && 'changes' in last) last.changes.push(frame)
         else run.push({ changes: [frame] })
       } else if (frame.type === 'ack') {
         run.push({ results: frame.results, rows: answered.get(frame)!, backoffMs })

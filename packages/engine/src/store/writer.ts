@@ -37,7 +37,7 @@ export class CatchUpProgress {
 
 /** One frame's worth of a run of live frames: changes, or an ack with the outbox rows it answers. */
 export type LiveStep =
-  | { changes: readonly ChangeFrame[] }
+  | { changes: ChangeFrame[] }
   | { results: readonly MutationResult[]; rows: ReadonlyMap<string, OutboxRow>; backoffMs: (attempts: number) => number }
 
 const emptyChanges = (): Changes => ({
@@ -104,7 +104,7 @@ export class Writer {
 
   /** Live changes, in order, in one transaction (see `applyLive`). */
   applyChanges(frames: readonly ChangeFrame[]): Promise<Changes> {
-    return this.applyLive([{ changes: frames }])
+    return this.applyLive([{ changes: [...frames] }])
   }
 
   /**
@@ -128,8 +128,7 @@ export class Writer {
    */
   private async changesIn(frames: readonly ChangeFrame[], ch: Changes): Promise<void> {
     if (frames.length === 0) return
-    const newest = new Map<string, number>()
-    for (const f of frames) if (f.room) newest.set(f.room.id, Math.max(newest.get(f.room.id) ?? -1, f.room.version))
+    const newest = newestVersions(frames.map((f) => f.room))
     const comments: CommentRecord[] = []
     for (const frame of frames) {
       // The document first, so the room row that comes with it finds the options it names.
@@ -153,8 +152,7 @@ export class Writer {
     ch: Changes,
   ): Promise<void> {
     // Of the room rows the results carry, only the newest of each room is written.
-    const newest = new Map<string, number>()
-    for (const r of results) if (r.ok && r.value.room && rows.has(r.mutationId)) newest.set(r.value.room.id, Math.max(newest.get(r.value.room.id) ?? -1, r.value.room.version))
+    const newest = newestVersions(results.map((r) => (r.ok && rows.has(r.mutationId) ? r.value.room : undefined)))
     const done: number[] = []
     const comments: CommentRecord[] = []
     for (const res of results) {
@@ -435,4 +433,11 @@ async function deleteOutboxRows(db: ParlorDb, seqs: readonly number[]): Promise<
     else await db.outbox.where(':id').between(sorted[i]!, sorted[j]!, true, true).delete()
     i = j + 1
   }
+}
+
+/** The newest version of each room among `rooms`: a burst writes only that row of each. */
+function newestVersions(rooms: readonly (RoomRecord | undefined)[]): Map<string, number> {
+  const newest = new Map<string, number>()
+  for (const r of rooms) if (r) newest.set(r.id, Math.max(newest.get(r.id) ?? -1, r.version))
+  return newest
 }

@@ -1,7 +1,7 @@
 /**
- * Options updates sent outside mutations (the y-websocket endpoint), grouped: the updates that
- * arrive while the previous group is being written (or within one turn of the event loop) share one
- * write transaction, since the commit costs more than checking an update.
+ * Options updates sent outside mutations (the y-websocket endpoint), grouped (group-commit.ts): the
+ * updates that arrive while the previous group is being written share one write transaction, since
+ * the commit costs more than checking an update.
  *
  * Each update is still checked on its own, in arrival order, against the room's document as the
  * updates before it left it, and with the same authorization as `updateOptions` (an active
@@ -14,12 +14,12 @@
 import { ParlorError, type RoomRecord } from '@parlor/protocol'
 import type { RelayChange } from '../fanout/fanout.js'
 import type { StorageTx, UserRow } from '../storage/relay-storage.js'
+import { createGroupCommit, type RunWrite } from './group-commit.js'
 import { requireActive, requireRoom } from './guards.js'
 import type { OptionsDocs } from './options-docs.js'
 import { WriteScope } from './write-scope.js'
 
-/** Runs `fn` as one write transaction of the relay and publishes the changes it returns after commit. */
-export type RunWrite = <T>(fn: (tx: StorageTx) => Promise<{ value: T; changes: RelayChange[] }>) => Promise<T>
+export type { RunWrite } from './group-commit.js'
 
 export interface OptionsUpdateQueueOptions {
   write: RunWrite
@@ -33,61 +33,33 @@ interface Pending {
   userId: string
   roomId: string
   update: Uint8Array
-  resolve: (isChanged: boolean) => void
-  reject: (e: unknown) => void
 }
+
+/** An update's outcome: whether it changed anything, or why it was refused. */
+type Outcome = boolean | Error
 
 export const defaultOptionsUpdateQueueOptions = { maxBatch: 256 } as const
 
 export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
-  const { write, docs, now } = options
-  const maxBatch = options.maxBatch ?? defaultOptionsUpdateQueueOptions.maxBatch
-  /** Updates not taken by a transaction yet; a flush is scheduled whenever this is non-empty. */
-  let queued: Pending[] = []
-  let isScheduled = false
-
-  function schedule(): void {
-    if (isScheduled) return
-    isScheduled = true
-    // After the current turn's I/O callbacks, so the updates that arrived together go together.
-    setImmediate(() => void flush())
-  }
-
-  async function flush(): Promise<void> {
-    let batch: Pending[] | undefined
-    let outcomes: (boolean | ParlorError)[]
-    try {
-      outcomes = await write(async (tx) => {
-        // Taken when the transaction starts: updates that came while waiting for the lock join in.
-        batch = queued.splice(0, maxBatch)
-        isScheduled = false
-        if (queued.length > 0) schedule()
-        return applyBatch(tx, batch)
-      })
-    } catch (e) {
-      if (!batch) {
-        // Refused before it began (the relay is closing): everything queued gets the error.
-        batch = queued.splice(0)
-        isScheduled = false
-      }
+  const { docs, now } = options
+  const group = createGroupCommit<Pending, Outcome>({
+    write: options.write,
+    maxWeight: options.maxBatch ?? defaultOptionsUpdateQueueOptions.maxBatch,
+    apply: applyBatch,
+    onFailure: (batch, e) => {
+      // The documents in memory may hold what the transaction wrote before it failed.
       docs.forget(new Set(batch.map((p) => p.roomId)))
-      for (const p of batch) p.reject(e)
-      return
-    }
-    // Committed and published: each update gets its own answer.
-    batch!.forEach((p, i) => {
-      const outcome = outcomes[i]!
-      if (outcome instanceof ParlorError) p.reject(outcome)
-      else p.resolve(outcome)
-    })
-  }
+      const error = e instanceof Error ? e : new Error(String(e))
+      return batch.map(() => error)
+    },
+  })
 
   /** Checks and stores the batch: one outcome per update (whether it changed anything, or its refusal). */
-  async function applyBatch(tx: StorageTx, batch: Pending[]): Promise<{ value: (boolean | ParlorError)[]; changes: RelayChange[] }> {
+  async function applyBatch(tx: StorageTx, batch: Pending[]): Promise<{ value: Outcome[]; changes: RelayChange[] }> {
     const users = new Map<string, UserRow | undefined>()
     const rooms = new Map<string, { room: RoomRecord; scope?: WriteScope; isChanged: boolean }>()
     const access = new Map<string, ParlorError | undefined>()
-    const outcomes: (boolean | ParlorError)[] = []
+    const outcomes: Outcome[] = []
     /** The checks of one update: only reads, so a refusal leaves nothing to undo. */
     const check = async (p: Pending) => {
       if (!users.has(p.userId)) users.set(p.userId, await tx.getUser(p.userId))
@@ -137,11 +109,10 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
      * Resolves (whether it changed anything) after its change is committed and published.
      * `forbidden` unless an active participant; `not_found`; `unauthorized`; `validation`/`limit_exceeded`.
      */
-    submit(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
-      return new Promise<boolean>((resolve, reject) => {
-        queued.push({ userId, roomId, update, resolve, reject })
-        schedule()
-      })
+    async submit(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
+      const outcome = await group.submit({ userId, roomId, update })
+      if (outcome instanceof Error) throw outcome
+      return outcome
     },
   }
 }

@@ -22,6 +22,7 @@ import { markAsRead, sendComment } from './comment-mutations.js'
 import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
 import { chatTarget, createGroupRoom, getOrCreateChannel, updateOptions, updateRoom } from './room-mutations.js'
 import { OptionsDocs } from './options-docs.js'
+import { createGroupCommit } from './group-commit.js'
 import { createOptionsUpdateQueue } from './options-update-queue.js'
 import { openSession } from './session.js'
 import { WriteScope } from './write-scope.js'
@@ -29,11 +30,10 @@ import { requireActive, requireReadable, requireRoom } from './guards.js'
 
 type Handler = (scope: WriteScope, args: never) => Promise<MutationValue>
 
-/** A mutation frame waiting for its write transaction, and how to answer it. */
-interface WaitingFrame {
+/** A mutation frame waiting for its write transaction. */
+interface PendingFrame {
   userId: string
   mutations: readonly Mutation[]
-  done: (results: MutationResult[]) => void
 }
 
 /** The most mutations one group-committed transaction takes (a frame is never split). */
@@ -136,65 +136,40 @@ export function createRelayCore(options: RelayCoreOptions) {
   }
 
   /**
-   * Mutation frames (a socket's `mutate`, an HTTP batch) waiting for a write transaction. Those that
-   * arrive while one is being written share the next one, up to MAX_GROUP_MUTATIONS mutations (group
-   * commit): under load many sockets each send a few mutations, and each commit costs more than they do.
+   * Mutation frames (a socket's `mutate`, an HTTP batch) waiting for a write transaction: those that
+   * arrive while one is being written share the next one, up to MAX_GROUP_MUTATIONS mutations (under
+   * load many sockets each send a few mutations, and each commit costs more than they do).
    */
-  let waitingFrames: WaitingFrame[] = []
-  let isWritingFrames = false
-
-  function takeGroup(): WaitingFrame[] {
-    let count = 0
-    let i = 0
-    while (i < waitingFrames.length && (i === 0 || count + waitingFrames[i]!.mutations.length <= MAX_GROUP_MUTATIONS)) {
-      count += waitingFrames[i]!.mutations.length
-      i++
-    }
-    return waitingFrames.splice(0, i)
-  }
-
-  async function writeWaitingFrames(): Promise<void> {
-    if (isWritingFrames) return
-    isWritingFrames = true
-    try {
-      while (waitingFrames.length > 0) {
-        let group: WaitingFrame[] = []
-        try {
-          const answers = await write(async (tx) => {
-            // Taken once the transaction has begun: frames that came while it waited join in.
-            group = takeGroup()
-            const value: MutationResult[][] = []
-            const changes: RelayChange[] = []
-            for (const frame of group) {
-              const actor = await tx.getUser(frame.userId)
-              if (!actor) {
-                const unknown = new ParlorError('unauthorized', `user ${frame.userId} does not exist`)
-                value.push(frame.mutations.map((m) => refusal(m.id, unknown, frame.userId)))
-                continue
-              }
-              const results: MutationResult[] = []
-              for (const mutation of frame.mutations) {
-                const applied = await applyInFrame(tx, actor, mutation)
-                results.push(applied.result)
-                changes.push(...applied.changes)
-              }
-              value.push(results)
-            }
-            return { value, changes }
-          })
-          group.forEach((frame, i) => frame.done(answers[i]!))
-        } catch (e) {
-          // Whatever the transaction read of options documents may not have committed.
-          optionsDocs.forgetAll()
-          // Refused before it began (the relay is closing): every waiting frame gets the error.
-          if (group.length === 0) group = waitingFrames.splice(0)
-          for (const frame of group) frame.done(frame.mutations.map((m) => refusal(m.id, e, frame.userId)))
+  const frames = createGroupCommit<PendingFrame, MutationResult[]>({
+    write,
+    maxWeight: MAX_GROUP_MUTATIONS,
+    weight: (frame) => frame.mutations.length,
+    apply: async (tx, group) => {
+      const value: MutationResult[][] = []
+      const changes: RelayChange[] = []
+      for (const frame of group) {
+        const actor = await tx.getUser(frame.userId)
+        if (!actor) {
+          const unknown = new ParlorError('unauthorized', `user ${frame.userId} does not exist`)
+          value.push(frame.mutations.map((m) => refusal(m.id, unknown, frame.userId)))
+          continue
         }
+        const results: MutationResult[] = []
+        for (const mutation of frame.mutations) {
+          const applied = await applyInFrame(tx, actor, mutation)
+          results.push(applied.result)
+          changes.push(...applied.changes)
+        }
+        value.push(results)
       }
-    } finally {
-      isWritingFrames = false
-    }
-  }
+      return { value, changes }
+    },
+    onFailure: (group, e) => {
+      // The documents in memory may hold what the transaction wrote before it failed.
+      optionsDocs.forget(new Set(group.flatMap((frame) => frame.mutations.map((m) => m.args.roomId))))
+      return group.map((frame) => frame.mutations.map((m) => refusal(m.id, e, frame.userId)))
+    },
+  })
 
   const revokedListeners = new Set<(sessionId: string) => void>()
 
@@ -250,15 +225,11 @@ export function createRelayCore(options: RelayCoreOptions) {
      * Applies validated mutations in order, at most once per (user, mutation id); one result per
      * mutation. They share one write transaction (a commit costs more than most mutations), each in
      * its own savepoint, with the frames of other sockets and requests that came meanwhile (see
-     * `writeWaitingFrames`); their changes are published after it commits. Domain refusals are
+     * `frames`); their changes are published after it commits. Domain refusals are
      * results. If the transaction itself fails, nothing of it was applied and every mutation gets the error.
      */
     applyMutations(userId: string, mutations: readonly Mutation[]): Promise<MutationResult[]> {
-      if (mutations.length === 0) return Promise.resolve([])
-      return new Promise((done) => {
-        waitingFrames.push({ userId, mutations, done })
-        void writeWaitingFrames()
-      })
+      return mutations.length === 0 ? Promise.resolve([]) : frames.submit({ userId, mutations })
     },
 
     query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body, optionsDocs)),
