@@ -1,6 +1,7 @@
 /**
- * Group commit: work submitted while a write transaction runs (or waits for the relay's write lock)
- * goes into the next transaction together, since a commit costs more than most of what goes into it. The group is taken when its transaction begins,
+ * Group commit: work submitted while a write transaction runs (or waits for the relay's write lock),
+ * or in the same turn of the event loop (`waitsForTurn`), goes into the next transaction together,
+ * since a commit costs more than most of what goes into it. The group is taken when its transaction begins,
  * up to `maxWeight` (an item is never split). `apply` answers each item of a group; a transaction
  * that fails as a whole applied nothing, and `onFailure` answers each of its items instead.
  */
@@ -20,6 +21,13 @@ export interface GroupCommitOptions<I, R> {
   maxWeight: number
   /** An item's weight (default 1). */
   weight?: (item: I) => number
+  /**
+   * Whether a group waits for the end of the current turn of the event loop before it is written,
+   * so that what arrived together (many sockets' messages in one I/O phase) goes together. Without,
+   * an idle queue writes at once: the write is in line for the lock now (a relay closing waits for
+   * it). Either way, what comes while a group waits for the lock or is written goes into the next.
+   */
+  waitsForTurn?: boolean
 }
 
 export function createGroupCommit<I, R>(o: GroupCommitOptions<I, R>) {
@@ -31,9 +39,8 @@ export function createGroupCommit<I, R>(o: GroupCommitOptions<I, R>) {
   function schedule(): void {
     if (isScheduled) return
     isScheduled = true
-    // At once: the write is in line for the lock now (a relay closing waits for it), and what comes
-    // while it waits or runs goes into the next one.
-    void flush()
+    if (o.waitsForTurn) setImmediate(() => void flush())
+    else void flush()
   }
 
   function take(): typeof queued {

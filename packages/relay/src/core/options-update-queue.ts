@@ -1,7 +1,7 @@
 /**
  * Options updates sent outside mutations (the y-websocket endpoint), grouped (group-commit.ts): the
- * updates that arrive while the previous group is being written share one write transaction, since
- * the commit costs more than checking an update.
+ * updates that arrive while the previous group is being written (or within one turn of the event
+ * loop) share one write transaction, since the commit costs more than checking an update.
  *
  * Each update is still checked on its own, in arrival order, against the room's document as the
  * updates before it left it, and with the same authorization as `updateOptions` (an active
@@ -45,6 +45,8 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
   const group = createGroupCommit<Pending, Outcome>({
     write: options.write,
     maxWeight: options.maxBatch ?? defaultOptionsUpdateQueueOptions.maxBatch,
+    // The updates of many sockets arrive in one I/O phase: they go together.
+    waitsForTurn: true,
     apply: applyBatch,
     onFailure: (batch, e) => {
       // The documents in memory may hold what the transaction wrote before it failed.
