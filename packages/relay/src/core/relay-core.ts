@@ -17,6 +17,7 @@ import type { Fanout, RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { createAsyncMutex } from '../storage/async-mutex.js'
 import type { RelayStorage, StorageReader, StorageTx, UserRow } from '../storage/relay-storage.js'
+import { withRowCache } from '../storage/row-cache.js'
 import { addParticipants, removeParticipants } from './member-mutations.js'
 import { markAsRead, sendComment } from './comment-mutations.js'
 import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
@@ -64,7 +65,9 @@ export interface RelayCoreOptions {
 export type RelayCore = ReturnType<typeof createRelayCore>
 
 export function createRelayCore(options: RelayCoreOptions) {
-  const { storage, fanout, logger, secret, tokenTtlMs } = options
+  const { fanout, logger, secret, tokenTtlMs } = options
+  // A group of mutations mostly touches the same few rows: each is read and written once per transaction.
+  const storage = withRowCache(options.storage)
   const now = options.now ?? Date.now
   // Commit and publish happen under one lock, so changes reach subscribers in seq order.
   const writeLock = createAsyncMutex()

@@ -4,6 +4,7 @@ import { freshDatabase } from '../testing/services.js'
 import { comment, participant, room, runRelayStorageContract, user } from './contract.js'
 import { createPostgresStorage } from './postgres.js'
 import { PG_MIGRATIONS } from './postgres-schema.js'
+import { withRowCache } from './row-cache.js'
 
 runRelayStorageContract(async () => {
   const db = await freshDatabase()
@@ -13,6 +14,15 @@ runRelayStorageContract(async () => {
     cleanup: db.drop,
   }
 }, 'PostgreSQL storage passes the RelayStorage contract')
+
+runRelayStorageContract(async () => {
+  const db = await freshDatabase()
+  return {
+    storage: withRowCache(await createPostgresStorage({ url: db.url })),
+    reopen: async () => withRowCache(await createPostgresStorage({ url: db.url })),
+    cleanup: db.drop,
+  }
+}, 'PostgreSQL storage with the row cache passes the RelayStorage contract')
 
 /** A fresh database with `n` storages on it, as `n` relay processes would have. */
 async function storages(n: number) {

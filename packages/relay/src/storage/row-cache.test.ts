@@ -1,0 +1,177 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { participant, room, runRelayStorageContract, user } from './contract.js'
+import type { RelayStorage, StorageReader, StorageTx } from './relay-storage.js'
+import { withRowCache } from './row-cache.js'
+import { createSqliteStorage } from './sqlite.js'
+
+const tempDir = () => mkdtemp(join(tmpdir(), 'parlor-row-cache-'))
+
+runRelayStorageContract(async () => {
+  const dataDir = await tempDir()
+  return {
+    storage: withRowCache(await createSqliteStorage({ dataDir })),
+    reopen: async () => withRowCache(await createSqliteStorage({ dataDir })),
+    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+  }
+}, 'SQLite storage with the row cache passes the RelayStorage contract')
+
+const ROOMS = ['g:a', 'g:b', 'g:c']
+const USERS = ['alice', 'bob', 'carol']
+
+/** One step of a transaction; `savepoint` runs its steps inside one and throws at the end if asked. */
+type Op =
+  | { kind: 'getRoom'; roomId: string; scribble: boolean }
+  | { kind: 'putRoom'; roomId: string; name: string }
+  | { kind: 'getParticipant'; roomId: string; userId: string }
+  | { kind: 'putParticipant'; roomId: string; userId: string; lastRead: number; isRemoved: boolean }
+  | { kind: 'getUser'; userId: string }
+  | { kind: 'putUser'; userId: string; username: string }
+  | { kind: 'listMemberships'; userId: string }
+  | { kind: 'countParticipants'; roomId: string }
+  | { kind: 'savepoint'; ops: Op[]; throws: boolean }
+
+const roomId = fc.constantFrom(...ROOMS)
+const userId = fc.constantFrom(...USERS)
+const leaf: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('getRoom' as const), roomId, scribble: fc.boolean() }),
+  fc.record({ kind: fc.constant('putRoom' as const), roomId, name: fc.string({ maxLength: 4 }) }),
+  fc.record({ kind: fc.constant('getParticipant' as const), roomId, userId }),
+  fc.record({ kind: fc.constant('putParticipant' as const), roomId, userId, lastRead: fc.nat(9), isRemoved: fc.boolean() }),
+  fc.record({ kind: fc.constant('getUser' as const), userId }),
+  fc.record({ kind: fc.constant('putUser' as const), userId, username: fc.string({ maxLength: 4 }) }),
+  fc.record({ kind: fc.constant('listMemberships' as const), userId }),
+  fc.record({ kind: fc.constant('countParticipants' as const), roomId }),
+)
+const op: fc.Arbitrary<Op> = fc.letrec<{ op: Op }>((tie) => ({
+  op: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.record({ kind: fc.constant('savepoint' as const), ops: fc.array(tie('op'), { maxLength: 6 }), throws: fc.boolean() }),
+  ),
+})).op
+
+class Refused extends Error {}
+
+/** Runs the steps, recording what every read answered. */
+async function run(tx: StorageTx, ops: Op[], seen: unknown[]): Promise<void> {
+  for (const o of ops) {
+    switch (o.kind) {
+      case 'getRoom': {
+        const r = await tx.getRoom(o.roomId)
+        seen.push(r && { ...r })
+        // A caller changing what it got must not change what the next read answers.
+        if (r && o.scribble) r.name = 'scribbled'
+        break
+      }
+      case 'putRoom':
+        await tx.putRoom(room(o.roomId, { name: o.name }))
+        break
+      case 'getParticipant':
+        seen.push(await tx.getParticipant(o.roomId, o.userId))
+        break
+      case 'putParticipant':
+        await tx.putParticipant(participant(o.roomId, o.userId, { lastReadCommentId: o.lastRead, isRemoved: o.isRemoved }))
+        break
+      case 'getUser':
+        seen.push(await tx.getUser(o.userId))
+        break
+      case 'putUser':
+        await tx.putUser(user(o.userId, { username: o.username }))
+        break
+      case 'listMemberships':
+        seen.push(await tx.listMemberships(o.userId, 0))
+        break
+      case 'countParticipants':
+        seen.push(await tx.countParticipants(o.roomId))
+        break
+      case 'savepoint':
+        try {
+          await tx.savepoint(async () => {
+            await run(tx, o.ops, seen)
+            if (o.throws) throw new Refused()
+          })
+        } catch (e) {
+          if (!(e instanceof Refused)) throw e
+          seen.push('refused')
+        }
+        break
+    }
+  }
+}
+
+async function everything(r: StorageReader) {
+  return {
+    rooms: await Promise.all(ROOMS.map((id) => r.getRoom(id))),
+    users: await Promise.all(USERS.map((id) => r.getUser(id))),
+    participants: await Promise.all(ROOMS.flatMap((id) => r.listParticipants(id, { includeRemoved: true }))),
+  }
+}
+
+describe('row cache', () => {
+  it('answers every read and leaves the database exactly as the adapter alone does, savepoints and failed transactions included', async () => {
+    const open = async (wrap: (s: RelayStorage) => RelayStorage) => {
+      const dataDir = await tempDir()
+      const storage = wrap(await createSqliteStorage({ dataDir }))
+      onTestFinished(async () => {
+        await storage.close()
+        await rm(dataDir, { recursive: true, force: true })
+      })
+      return storage
+    }
+    const plain = await open((s) => s)
+    const cached = await open(withRowCache)
+    const seed = async (s: RelayStorage) =>
+      s.transaction(async (tx) => {
+        await tx.putUser(user('alice'))
+        await tx.putRoom(room('g:a'))
+        await tx.putParticipant(participant('g:a', 'alice'))
+      })
+    await seed(plain)
+    await seed(cached)
+
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 12 }), fc.boolean(), async (ops, commits) => {
+        const outcome = async (s: RelayStorage) => {
+          const seen: unknown[] = []
+          try {
+            await s.transaction(async (tx) => {
+              await run(tx, ops, seen)
+              if (!commits) throw new Refused()
+            })
+          } catch (e) {
+            if (!(e instanceof Refused)) throw e
+          }
+          return { seen, stored: await s.read(everything) }
+        }
+        expect(await outcome(cached)).toEqual(await outcome(plain))
+      }),
+      { numRuns: 300, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31) },
+    )
+  })
+
+  it('writes a room changed many times in one transaction once, at commit', async () => {
+    const dataDir = await tempDir()
+    const sqlite = await createSqliteStorage({ dataDir })
+    onTestFinished(async () => {
+      await sqlite.close()
+      await rm(dataDir, { recursive: true, force: true })
+    })
+    let puts = 0
+    const counting: RelayStorage = {
+      ...sqlite,
+      transaction: (fn) =>
+        sqlite.transaction((tx) =>
+          fn({ ...tx, putRoom: (r) => (puts++, tx.putRoom(r)) }),
+        ),
+    }
+    await withRowCache(counting).transaction(async (tx) => {
+      for (let i = 0; i < 50; i++) await tx.savepoint(() => tx.putRoom(room('g:a', { name: `n${i}` })))
+    })
+    expect(puts).toBe(1)
+    expect((await sqlite.read((r) => r.getRoom('g:a')))?.name).toBe('n49')
+  })
+})
