@@ -35,12 +35,18 @@ export function createGroupCommit<I, R>(o: GroupCommitOptions<I, R>) {
   /** Items not taken by a transaction yet; a flush is scheduled whenever this is non-empty. */
   const queued: { item: I; answer: (r: R) => void }[] = []
   let isScheduled = false
+  /** The end of the turn a group waits for (`waitsForTurn`), until its flush begins. */
+  let waiting: ReturnType<typeof setImmediate> | undefined
 
   function schedule(): void {
     if (isScheduled) return
     isScheduled = true
-    if (o.waitsForTurn) setImmediate(() => void flush())
-    else void flush()
+    if (o.waitsForTurn) {
+      waiting = setImmediate(() => {
+        waiting = undefined
+        void flush()
+      })
+    } else void flush()
   }
 
   function take(): typeof queued {
@@ -73,6 +79,17 @@ export function createGroupCommit<I, R>(o: GroupCommitOptions<I, R>) {
   }
 
   return {
+    /**
+     * Puts a group waiting for the end of the turn in line for the write lock now (a relay about to
+     * close writes what it accepted before it refuses new work).
+     */
+    flushNow(): void {
+      if (waiting === undefined) return
+      clearImmediate(waiting)
+      waiting = undefined
+      void flush()
+    },
+
     /** Resolves with the item's answer once its group is committed and its changes published. */
     submit(item: I): Promise<R> {
       return new Promise<R>((answer) => {

@@ -116,6 +116,9 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
       if (outcome instanceof Error) throw outcome
       return outcome
     },
+
+    /** Puts updates waiting for the end of the turn in line for the write lock now (before closing). */
+    flushNow: (): void => group.flushNow(),
   }
 }
 

@@ -140,12 +140,15 @@ export function createRelayCore(options: RelayCoreOptions) {
 
   /**
    * Mutation frames (a socket's `mutate`, an HTTP batch) waiting for a write transaction: those that
-   * arrive while one is being written share the next one, up to MAX_GROUP_MUTATIONS mutations (under
-   * load many sockets each send a few mutations, and each commit costs more than they do).
+   * arrive in the same turn of the event loop or while one is being written share the next one, up
+   * to MAX_GROUP_MUTATIONS mutations (under load many sockets each send a few mutations, and each
+   * commit costs more than they do).
    */
   const frames = createGroupCommit<PendingFrame, MutationResult[]>({
     write,
     maxWeight: MAX_GROUP_MUTATIONS,
+    // The frames of many sockets arrive in one I/O phase: they go together (one commit, not one each).
+    waitsForTurn: true,
     weight: (frame) => frame.mutations.length,
     apply: async (tx, group) => {
       const value: MutationResult[][] = []
@@ -271,6 +274,9 @@ export function createRelayCore(options: RelayCoreOptions) {
      * every write already started has committed and been published.
      */
     async close(): Promise<void> {
+      // What was accepted before waits for the end of the turn: it is written, not refused.
+      frames.flushNow()
+      optionsUpdates.flushNow()
       isClosed = true
       optionsDocs.close()
       await writeLock.idle()
