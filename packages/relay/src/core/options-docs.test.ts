@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import * as Y from 'yjs'
 import { captureUpdate, optionsDocFrom, optionsOfState, setOption, type RoomRecord } from '@parlor/protocol'
 import { noopLogger } from '../logger.js'
-import type { RelayStorage } from '../storage/relay-storage.js'
+import type { RelayStorage, StorageReader } from '../storage/relay-storage.js'
 import { createSqliteStorage } from '../storage/sqlite.js'
 import { tempDir } from '../testing/relay-fixture.js'
 import { OptionsDocs } from './options-docs.js'
@@ -21,11 +21,7 @@ async function setup(o: { idleMs?: number } = {}) {
     const docs: OptionsDocs = new OptionsDocs({
       logger: noopLogger,
       ...(o.idleMs !== undefined && { idleMs: o.idleMs }),
-      runCompaction: (roomId, plan) =>
-        storage.transaction(async (tx) => {
-          const p = await plan(tx)
-          if (p) await tx.replaceOptionsUpdates(roomId, p.seq, p.state)
-        }),
+      runCompaction: (compact) => storage.transaction(compact),
     })
     onTestFinished(() => docs.close())
     return docs
@@ -42,6 +38,32 @@ async function change(storage: RelayStorage, docs: OptionsDocs, r: RoomRecord, f
     const isChanged = await docs.apply(scope, r, update)
     return { isChanged, changes: scope.changes() }
   })
+}
+
+/**
+ * `storage` recording the `afterId` of every options row listing; `hidden` rows are left out of
+ * listings after an id (what a cache catching up asks), as a row committed late below ids already
+ * read would be.
+ */
+function watched(storage: RelayStorage, hidden: Set<number> = new Set()) {
+  const afterIds: (number | undefined)[] = []
+  const wrap = <R extends StorageReader>(r: R): R =>
+    new Proxy(r, {
+      get(target, key, receiver) {
+        if (key !== 'listOptionsUpdates') return Reflect.get(target, key, receiver)
+        return async (roomId: string, afterId?: number) => {
+          afterIds.push(afterId)
+          const rows = await target.listOptionsUpdates(roomId, afterId)
+          return afterId ? rows.filter((row) => !hidden.has(row.id)) : rows
+        }
+      },
+    })
+  const view: RelayStorage = {
+    transaction: (fn) => storage.transaction((tx) => fn(wrap(tx))),
+    read: (fn) => storage.read((rd) => fn(wrap(rd))),
+    close: () => storage.close(),
+  }
+  return { view, afterIds }
 }
 
 describe('OptionsDocs', () => {
@@ -153,5 +175,77 @@ describe('OptionsDocs', () => {
     await expect(storage.transaction(async (tx) => docs.apply(new WriteScope(tx, actor, 1, docs), r, hostile))).rejects.toMatchObject({ code: 'validation' })
     expect(await storage.transaction(async (tx) => docs.apply(new WriteScope(tx, actor, 1, docs), r, new Uint8Array([0, 0])))).toBe(false)
     expect((await storage.read((rd) => docs.load(rd, r))).state).toBeUndefined()
+  })
+  it('compacts from the document in memory: the rows are not read into a new document, nor the merged row applied again', async () => {
+    const { storage } = await setup()
+    const { view, afterIds } = watched(storage)
+    const docs = new OptionsDocs({ logger: noopLogger, compactAfterRows: 8, runCompaction: (compact) => view.transaction(compact) })
+    onTestFinished(() => docs.close())
+    const r = room('g:m')
+    for (let i = 0; i < 20; i++) await change(view, docs, r, (d) => setOption(d, `k${i % 3}`, `v${i}`), 20 + (i % 2))
+    await expect.poll(async () => (await storage.read((rd) => rd.listOptionsUpdates('g:m'))).length).toBeLessThan(8)
+    await change(view, docs, r, (d) => setOption(d, 'k0', 'last'))
+    const expected = { k0: 'last', k1: 'v19', k2: 'v17' }
+    expect(optionsOfState((await view.read((rd) => docs.load(rd, r))).state)).toEqual(expected)
+    // A compaction lists every row (no afterId); after it, the cache only ever caught up (never rebuilt
+    // from the first row, afterId 0), and reading back the merged row made it rebuild nothing.
+    const compaction = afterIds.indexOf(undefined)
+    expect(compaction).toBeGreaterThan(0)
+    expect(afterIds.slice(compaction + 1).every((a) => a !== undefined && a > 0)).toBe(true)
+    // Storage holds the same document as the cache: a process that loads it anew agrees.
+    const fresh = new OptionsDocs({ logger: noopLogger, runCompaction: (compact) => storage.transaction(compact) })
+    onTestFinished(() => fresh.close())
+    const stored = await storage.read((rd) => fresh.load(rd, r))
+    expect(optionsOfState(stored.state)).toEqual(expected)
+    expect(Y.encodeStateVectorFromUpdate(stored.state!)).toEqual(Y.encodeStateVectorFromUpdate((await view.read((rd) => docs.load(rd, r))).state!))
+  })
+
+  it('compacts from the rows when the document in memory missed one of them (it is dropped), losing nothing', async () => {
+    const { storage } = await setup()
+    const hidden = new Set<number>()
+    const here = watched(storage, hidden)
+    const docs = new OptionsDocs({ logger: noopLogger, compactAfterRows: 6, runCompaction: (compact) => here.view.transaction(compact) })
+    onTestFinished(() => docs.close())
+    const other = new OptionsDocs({ logger: noopLogger, runCompaction: (compact) => storage.transaction(compact) })
+    onTestFinished(() => other.close())
+    const r = room('g:n')
+    await change(here.view, docs, r, (d) => setOption(d, 'a', '1'), 30)
+    await here.view.read((rd) => docs.load(rd, r))
+    // Another relay's row that this cache never sees when catching up.
+    await change(storage, other, room('g:n'), (d) => setOption(d, 'late', 'x'), 31)
+    for (const row of await storage.read((rd) => rd.listOptionsUpdates('g:n'))) if (row.id !== 1) hidden.add(row.id)
+    for (let i = 0; i < 6; i++) await change(here.view, docs, r, (d) => setOption(d, 'a', `${i + 2}`), 30)
+    await expect.poll(async () => (await storage.read((rd) => rd.listOptionsUpdates('g:n'))).length).toBeLessThan(3)
+    const rows = await storage.read((rd) => rd.listOptionsUpdates('g:n'))
+    expect(optionsOfState(...rows.map((row) => row.update))).toEqual({ a: '7', late: 'x' })
+    // The dropped document is rebuilt from storage: it has the row it missed.
+    expect(optionsOfState((await here.view.read((rd) => docs.load(rd, r))).state)).toEqual({ a: '7', late: 'x' })
+  })
+
+  it('a compaction whose transaction rolls back loses nothing, and the document is right after it', async () => {
+    const { storage } = await setup()
+    let failing = true
+    const docs = new OptionsDocs({
+      logger: noopLogger,
+      compactAfterRows: 4,
+      runCompaction: (compact) =>
+        storage.transaction(async (tx) => {
+          await compact(tx)
+          if (failing) throw new Error('disk full')
+        }),
+    })
+    onTestFinished(() => docs.close())
+    const r = room('g:o')
+    for (let i = 0; i < 5; i++) await change(storage, docs, r, (d) => setOption(d, `k${i % 4}`, `${i % 4}`), 40)
+    // The failed compaction dropped the document; storage kept every row.
+    await expect.poll(() => docs.size).toBe(0)
+    expect(await storage.read((rd) => rd.listOptionsUpdates('g:o'))).toHaveLength(5)
+    failing = false
+    await change(storage, docs, r, (d) => setOption(d, 'k0', 'x'), 40)
+    await expect.poll(async () => (await storage.read((rd) => rd.listOptionsUpdates('g:o'))).length).toBe(1)
+    await change(storage, docs, r, (d) => setOption(d, 'k1', 'y'), 40)
+    const expected = { k0: 'x', k1: 'y', k2: '2', k3: '3' }
+    expect(r.options).toEqual(expected)
+    expect(optionsOfState(...(await storage.read((rd) => rd.listOptionsUpdates('g:o'))).map((row) => row.update))).toEqual(expected)
   })
 })

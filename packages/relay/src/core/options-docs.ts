@@ -2,7 +2,8 @@
  * Rooms' options documents on the relay. Storage holds each document as appended Yjs updates (one
  * row per accepted change, appended in the mutation's transaction); this keeps the documents of the
  * rooms in use in memory, checks every incoming update against the room's document, compacts rooms
- * with many rows in the background (one write transaction that merges the rows into one), and
+ * with many rows in the background (one write transaction that replaces the rows with one: the
+ * state of the document in memory when it holds exactly those rows, else their merge), and
  * evicts documents nobody used for `idleMs`.
  *
  * A room being written has a {@link ValidatedOptionsDoc}: each update is checked and applied on it
@@ -32,13 +33,13 @@ import {
   type RoomRecord,
 } from '@parlor/protocol'
 import type { Logger } from '../logger.js'
-import type { OptionsUpdateRow, StorageReader } from '../storage/relay-storage.js'
+import type { OptionsUpdateRow, StorageReader, StorageTx } from '../storage/relay-storage.js'
 import type { WriteScope } from './write-scope.js'
 
 export interface OptionsDocsOptions {
   logger: Logger
   /** Runs a compaction as a write transaction of the relay (serialized with mutations). */
-  runCompaction: (roomId: string, compact: (reader: StorageReader) => Promise<CompactionPlan | undefined>) => Promise<void>
+  runCompaction: (compact: (tx: StorageTx) => Promise<void>) => Promise<void>
   /** Documents unused this long are dropped from memory. Default 2 000 ms. */
   idleMs?: number
   /** At most this many documents in memory (least recently used go first). Default 10 000. */
@@ -46,12 +47,6 @@ export interface OptionsDocsOptions {
   /** Rows of one document past which it is compacted. Default 32. */
   compactAfterRows?: number
   now?: () => number
-}
-
-/** What a compaction writes: one row with the merged state in place of every row up to `seq`. */
-export interface CompactionPlan {
-  seq: number
-  state: Uint8Array
 }
 
 /** A document as the relay holds it. */
@@ -79,7 +74,10 @@ interface Entry {
   state: Uint8Array | undefined
   lastRowId: number
   seq: number
-  /** Rows storage holds for the room, as far as this cache knows (compaction past compactAfterRows). */
+  /**
+   * Rows of the room this entry has read from storage (compaction past compactAfterRows; a
+   * compaction checks it against the rows storage holds).
+   */
   rows: number
   /** The document is the deterministic conversion of the room's options column, not stored yet. */
   isLegacy: boolean
@@ -307,32 +305,58 @@ export class OptionsDocs {
     const timer = setTimeout(() => {
       if (this.isClosed) return void this.compacting.delete(roomId)
       void this.o
-        .runCompaction(roomId, async (reader) => {
-          const rows = await reader.listOptionsUpdates(roomId)
-          // Rows this write transaction sees were committed by transactions that ended: confirmed.
-          const entry = this.cache.get(roomId)
-          if (entry && entry.appending === 0 && entry.unconfirmed.length > 0) {
-            const ids = new Set(rows.map((r) => r.id))
-            entry.unconfirmed = entry.unconfirmed.filter((id) => !ids.has(id))
-          }
-          if (rows.length < 2) return undefined
-          return { seq: Math.max(...rows.map((r) => r.seq)), state: compactOptionsState(rows.map((r) => r.update)) }
+        .runCompaction((tx) => this.compact(tx, roomId))
+        .catch((err: unknown) => {
+          this.forget([roomId])
+          this.o.logger.warn('options compaction failed', { err, roomId })
         })
-        .then(
-          // The rows it replaced are gone; the merged row (a later id) is read like any new row and
-          // changes nothing in a document that holds them all.
-          () => {
-            const entry = this.cache.get(roomId)
-            if (entry) entry.rows = 1
-          },
-          (err: unknown) => {
-            this.forget([roomId])
-            this.o.logger.warn('options compaction failed', { err, roomId })
-          },
-        )
         .finally(() => this.compacting.delete(roomId))
     }, 0)
     timer.unref()
+  }
+
+  /**
+   * Replaces the room's rows with one holding their merged state, in the write transaction `tx`.
+   * When the cached document holds exactly the rows storage holds (checked against them), its
+   * state is what is written: the rows are not applied again to a new document, and the new row
+   * is the document's own (not applied again when read back). Otherwise the rows are merged anew
+   * and the cached document is dropped.
+   */
+  private async compact(tx: StorageTx, roomId: string): Promise<void> {
+    const rows = await tx.listOptionsUpdates(roomId)
+    const entry = this.cache.get(roomId)
+    const isExact = entry !== undefined && this.catchUpWith(entry, rows)
+    if (entry && !isExact) this.drop(roomId)
+    if (rows.length < 2) return
+    const seq = Math.max(...rows.map((r) => r.seq))
+    const cached = isExact ? stateOf(entry) : undefined
+    const id = await tx.replaceOptionsUpdates(roomId, seq, cached ?? compactOptionsState(rows.map((r) => r.update)))
+    if (isExact && cached) {
+      // Read back, it confirms the document; if this transaction rolls back, the next writer misses
+      // it and rebuilds the document from storage (see refresh).
+      entry.unconfirmed.push(id)
+      entry.rows = 0
+    } else this.drop(roomId)
+  }
+
+  /**
+   * Brings `entry` up to `rows` (every row storage holds for the room, read by a write transaction
+   * of this process): confirms its own rows, applies the others after the last it applied. Whether
+   * it then holds exactly those rows (false also when one of its own updates is missing: rolled back).
+   */
+  private catchUpWith(entry: Entry, rows: OptionsUpdateRow[]): boolean {
+    if (entry.appending > 0 || entry.isLegacy) return false
+    const newer = rows.filter((r) => r.id > entry.lastRowId)
+    let own: ReadonlySet<number> | undefined
+    if (entry.unconfirmed.length > 0) {
+      const seen = new Set(newer.map((r) => r.id))
+      if (!entry.unconfirmed.every((id) => seen.has(id))) return false
+      own = new Set(entry.unconfirmed)
+      entry.unconfirmed = []
+    }
+    if (newer.length > 0) this.mergeRows(entry, newer, own)
+    // A row it never read (committed late below its last id, or a compaction elsewhere) shows here.
+    return entry.rows === rows.length
   }
 
   /**

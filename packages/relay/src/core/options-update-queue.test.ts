@@ -46,11 +46,7 @@ async function setup(rooms: string[]) {
   })
   const docs = new OptionsDocs({
     logger: noopLogger,
-    runCompaction: (roomId, plan) =>
-      storage.transaction(async (tx) => {
-        const p = await plan(tx)
-        if (p) await tx.replaceOptionsUpdates(roomId, p.seq, p.state)
-      }),
+    runCompaction: (compact) => storage.transaction(compact),
   })
   onTestFinished(() => docs.close())
   const published: RelayChange[] = []

@@ -97,10 +97,9 @@ export function createRelayCore(options: RelayCoreOptions) {
     now,
     ...(options.optionsIdleMs !== undefined && { idleMs: options.optionsIdleMs }),
     // Compaction is a write like any other (serialized with mutations), publishing nothing.
-    runCompaction: (roomId, plan) =>
+    runCompaction: (compact) =>
       write(async (tx) => {
-        const p = await plan(tx)
-        if (p) await tx.replaceOptionsUpdates(roomId, p.seq, p.state)
+        await compact(tx)
         return { value: undefined, changes: [] }
       }),
   })
