@@ -6,8 +6,7 @@
  * The same rules as the engine socket: the token signs a user in (else closed `refusedToken`);
  * participants may read and write, anyone signed in may read a channel, others are
  * closed `forbidden`; every incoming update goes through the relay core's validation and is
- * published like an `updateOptions` mutation (engines and the room's other sockets receive it; the
- * sending socket only when the relay published more than it sent), and an update the relay refuses
+ * published like an `updateOptions` mutation (engines receive it), and an update the relay refuses
  * closes the socket `invalidUpdate` with the reason, the document unchanged. A participant removed
  * from the room is closed at once (a channel's stays as a reader). Refusals use codes 4400–4499,
  * which y-websocket clients take as final (they do not reconnect).
@@ -68,17 +67,15 @@ export function createYjsEndpoint(o: YjsEndpointOptions) {
     const conns = byRoom.get(change.roomId)
     if (!conns) return
     // Encoded once for every socket of the room (the same bytes go to each).
-    let update: Uint8Array | undefined
     let message: Uint8Array | undefined
     if (change.optionsUpdate !== undefined) {
       try {
-        update = decodeOptionsUpdate(change.optionsUpdate)
-        message = syncMessage(SYNC_UPDATE, update)
+        message = syncMessage(SYNC_UPDATE, decodeOptionsUpdate(change.optionsUpdate))
       } catch (err) {
         o.logger.warn('unreadable options update in a change', { err, roomId: change.roomId })
       }
     }
-    for (const conn of conns) conn.onChange(change, message && { message, update: update! })
+    for (const conn of conns) conn.onChange(change, message)
   })
   const offRevoked = o.core.onSessionRevoked((sessionId) => {
     for (const conn of all) if (conn.sessionId === sessionId) conn.close(CLOSE_CODES.refusedToken, 'this session was logged out; sign in again')
@@ -157,12 +154,7 @@ class YjsConnection {
   private canWrite = false
   private isAlive = true
   /** Changes published while the socket was opening (with their message), sent once it is open. */
-  private held: [RelayChange, OutgoingUpdate | undefined][] = []
-  /**
-   * The update this socket sent that is being applied (its inbound messages run one at a time): a
-   * change that publishes exactly these bytes is not sent back to it, since it holds them already.
-   */
-  private applying: Uint8Array | undefined
+  private held: [RelayChange, Uint8Array | undefined][] = []
   /** Inbound messages run in order, after the opening (messages may arrive before it is done). */
   private inbound: Promise<void>
   private opened!: () => void
@@ -203,7 +195,7 @@ class YjsConnection {
       this.send(syncMessage(SYNC_STEP1, Y.encodeStateVectorFromUpdate(doc.state ?? EMPTY_UPDATE)))
       const others = this.room.others(this).filter((c) => c.awareness.size > 0)
       if (others.length > 0) this.send(awarenessMessage(others.flatMap((c) => [...c.awareness])))
-      for (const [change, outgoing] of this.held.splice(0)) this.onChange(change, outgoing)
+      for (const [change, message] of this.held.splice(0)) this.onChange(change, message)
     } catch (e) {
       this.refuse(e)
     } finally {
@@ -276,12 +268,7 @@ class YjsConnection {
       if (effective) this.close(CLOSE_CODES.forbidden, 'forbidden: only participants may change the options')
       return
     }
-    this.applying = update
-    try {
-      await this.o.core.applyOptionsUpdate(this.userId!, this.roomId, update)
-    } finally {
-      this.applying = undefined
-    }
+    await this.o.core.applyOptionsUpdate(this.userId!, this.roomId, update)
   }
 
   private onAwareness(payload: Uint8Array): void {
@@ -304,13 +291,11 @@ class YjsConnection {
     for (const other of this.room.others(this)) other.send(message)
   }
 
-  /** A change was published for this room; `outgoing`: its options update, and as a sync message. */
-  onChange(change: RelayChange, outgoing: OutgoingUpdate | undefined): void {
-    if (this.state === 'opening') return void this.held.push([change, outgoing])
+  /** A change was published for this room; `message`: its options update as a sync message. */
+  onChange(change: RelayChange, message: Uint8Array | undefined): void {
+    if (this.state === 'opening') return void this.held.push([change, message])
     if (this.state !== 'open') return
-    // Not echoed to the socket it came from when the relay publishes it as that socket sent it (the
-    // relay's removal of entries an update made lose, or updates merged with it, still go back).
-    if (outgoing && !(this.applying && sameBytes(this.applying, outgoing.update))) this.send(outgoing.message)
+    if (message) this.send(message)
     // Membership of this user changed: check access again (removed → closed; a channel keeps readers).
     if (change.participants?.some((p) => p.userId === this.userId)) {
       this.o.core.optionsDoc(this.userId!, this.roomId).then(
@@ -353,15 +338,6 @@ class YjsConnection {
     for (const other of this.room.others(this)) other.send(message)
   }
 }
-
-/** A change's options update as published, and as the sync message sockets are sent. */
-interface OutgoingUpdate {
-  update: Uint8Array
-  message: Uint8Array
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 function syncMessage(type: number, payload: Uint8Array): Uint8Array {
   return encoding.encode((e) => {
