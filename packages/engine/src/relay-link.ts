@@ -105,6 +105,7 @@ export class RelayLink {
       WebSocket: o.WebSocket,
       hello: () => this.hello(),
       onFrames: (frames) => this.onFrames(frames),
+      awaitsAck: () => this.outbox.inFlightCount > 0,
       onOpen: () => {
         this.awaitingHelloSync = true
         this.reportedPending = this.helloPending

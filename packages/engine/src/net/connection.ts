@@ -24,6 +24,12 @@ export interface ConnectionOptions {
    * previous batch was being handled comes in the next one (so a burst costs few transactions).
    */
   onFrames(frames: DownFrame[]): Promise<void>
+  /**
+   * Whether an ack is expected soon (a mutate frame is in flight). Changes that arrive then are
+   * mostly the echo of that frame's own mutations, sent just before its ack: they wait for it (at
+   * most ACK_WAIT_MS), so that changes and ack are written in one transaction rather than two.
+   */
+  awaitsAck?(): boolean
   onOpen(): void
   onClose(code: number, reason: string): void
   logger: Logger
@@ -31,6 +37,8 @@ export interface ConnectionOptions {
 }
 
 const OPEN = 1
+/** The longest live changes wait for the ack of a frame in flight (see `awaitsAck`). */
+const ACK_WAIT_MS = 30
 
 /**
  * One websocket to the relay for every room, reconnecting with jittered exponential backoff and
@@ -44,6 +52,8 @@ export class Connection {
   private wanted = false
   private queue: Promise<void> = Promise.resolve()
   private inbox: DownFrame[] = []
+  /** Resolves the wait for an ack (see `awaitsAck`) when one arrives. */
+  private ackArrived: (() => void) | undefined
   /** The relay asked for a pause before the next attempt (closed for flooding, with retryAfterMs). */
   private minDelayMs = 0
 
@@ -129,10 +139,12 @@ export class Connection {
       }
       if (frame.type === 'sync') this.attempt = 0
       this.inbox.push(frame)
+      if (frame.type === 'ack') this.ackArrived?.()
       if (this.inbox.length > 1) return
       // Handled from the next task on: frames that came together (a browser delivers each as a task
       // of its own) are handled together, in one batch.
       this.queue = this.queue.then(nextTask).then(async () => {
+        if (this.inbox.every((f) => f.type === 'change') && this.opts.awaitsAck?.()) await this.ackOrTimeout()
         const batch = this.inbox
         this.inbox = []
         await this.opts
@@ -149,6 +161,20 @@ export class Connection {
       if (ev.code === CLOSE_CODES.rateLimited) this.minDelayMs = retryAfterFromReason(ev.reason) ?? LIMITS.rateLimitRetryAfterMs
       this.retry()
     }
+  }
+
+  private ackOrTimeout(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ACK_WAIT_MS)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.ackArrived = () => {
+        this.ackArrived = undefined
+        done()
+      }
+    }).finally(() => (this.ackArrived = undefined))
   }
 
   private retry(): void {
