@@ -23,6 +23,22 @@ function groupBase(): RoomBase {
 }
 
 describe('overlayRoom', () => {
+  it('shares nothing of the pending mutations with what it returns (the reader keeps them between reads)', () => {
+    const base = groupBase()
+    const roomId = base.room!.id
+    const pending = [
+      m('createGroupRoom', { roomId: groupRoomId('new'), name: 'N', userIds: ['bob'], options: { bg: 'red' } }),
+      m('sendComment', { roomId, uniqueId: 'u1', text: 'hi', type: 'custom', payload: { card: { title: 't' } }, extras: { tags: ['x'] } }),
+    ]
+    const before = structuredClone(pending)
+    const created = overlayRoom({ room: undefined, participants: [] }, pending.slice(0, 1), ctx)
+    created.room!.options.bg = 'blue'
+    const v = overlayRoom(base, pending.slice(1), ctx)
+    ;(v.pendingComments[0]!.payload!.card as { title: string }).title = 'changed'
+    ;(v.pendingComments[0]!.extras!.tags as string[]).push('y')
+    expect(pending).toEqual(before)
+  })
+
   it('creates a 1-on-1 room optimistically with both participants', () => {
     const roomId = singleRoomId('alice', 'bob')
     const v = overlayRoom({ room: undefined, participants: [] }, [m('chatTarget', { roomId, userId: 'bob', options: { bg: 'red' } })], ctx)

@@ -41,6 +41,7 @@ export interface OverlayContext {
 /**
  * Applies pending mutations, in order, on top of a room's base. Pure: the engine calls it on every
  * read, so the visible state is always "last relay state + pending mutations" (rebase for free).
+ * Neither `base` nor `pending` is changed, and nothing of `pending` is shared with the result.
  */
 export function overlayRoom(base: RoomBase, pending: readonly Mutation[], ctx: OverlayContext): VisibleRoom {
   let room = base.room ? { ...base.room } : undefined
@@ -139,7 +140,8 @@ export function overlayRoom(base: RoomBase, pending: readonly Mutation[], ctx: O
       case 'sendComment': {
         if (!room || baseUniqueIds.has(m.args.uniqueId)) break
         const { roomId, uniqueId, text, type, payload, extras } = m.args
-        pendingComments.push({ uniqueId, roomId, sender: ctx.me, text, type, timestamp: m.createdAt, ...(payload && { payload }), ...(extras && { extras }) })
+        // Copies: the reader shares queued mutations between reads (what it returns is the caller's).
+        pendingComments.push({ uniqueId, roomId, sender: ctx.me, text, type, timestamp: m.createdAt, ...(payload && { payload: structuredClone(payload) }), ...(extras && { extras: structuredClone(extras) }) })
         room.lastActivityAt = Math.max(room.lastActivityAt, m.createdAt)
         room.hasComments = true
         room.hasCommentsKey = 1

@@ -4,7 +4,7 @@ import { byJoinOrder, overlayRoom, type RoomBase, type VisibleRoom } from '../co
 import { visibleOptions } from '../core/options-state.js'
 import { otherUserOf, pendingToComment, statusFor, toComment, toParticipant, toRoom } from '../core/present.js'
 import type { ParlorDb } from './db.js'
-import type { CommentRow, ParticipantRow, RoomRow } from './rows.js'
+import type { CommentRow, OutboxRow, ParticipantRow, RoomRow } from './rows.js'
 
 export interface RoomListQuery {
   page: number
@@ -26,8 +26,18 @@ interface Needs {
  */
 /** Up to this many rooms are read with their own queued mutations only (see `rooms`). */
 const FEW_ROOMS = 8
+/** Queued mutations remembered by outbox seq (see `queuedRows`); past this many, forgotten all at once. */
+const MAX_KNOWN_QUEUED = 20_000
 
 export class Reader {
+  /**
+   * The queued mutations this reader has read, by outbox seq. A row's room and mutation never change
+   * (only its attempts and backoff do) and seqs are never reused, so a read takes the seqs of the rows
+   * it needs (keys only, no values to copy) and fetches only those it has not seen: a long outbox
+   * being replayed is not read again on every change.
+   */
+  private readonly known = new Map<number, { roomId: string; mutation: Mutation }>()
+
   constructor(
     private readonly db: ParlorDb,
     private readonly me: () => UserProfile,
@@ -78,20 +88,48 @@ export class Reader {
 
   /** Queued mutations of one room, in the order they were made. */
   private async pendingOf(roomId: string): Promise<Mutation[]> {
-    const rows = await this.db.outbox.where('roomId').equals(roomId).toArray()
-    return rows.sort((a, b) => a.seq! - b.seq!).map((r) => r.mutation)
+    // An index's keys come in primary key (seq) order among equal index keys.
+    const seqs = (await this.db.outbox.where('roomId').equals(roomId).primaryKeys()) as number[]
+    // (Only Dexie's promises are awaited inside a read: liveQuery follows those, not others.)
+    const missing = this.unknownSeqs(seqs)
+    if (missing.length > 0) this.remember(missing, await this.db.outbox.bulkGet(missing))
+    return this.knownRows(seqs).map((r) => r.mutation)
   }
 
   /** Queued mutations grouped by room, each group in the order it was made. */
   private async pendingByRoom(): Promise<Map<string, Mutation[]>> {
-    const rows = await this.db.outbox.orderBy('seq').toArray()
+    const seqs = (await this.db.outbox.toCollection().primaryKeys()) as number[]
+    const missing = this.unknownSeqs(seqs)
+    if (missing.length > 0) this.remember(missing, await this.db.outbox.bulkGet(missing))
+    // Everything queued was just listed: forget what has left the outbox.
+    if (this.known.size > seqs.length) {
+      const present = new Set(seqs)
+      for (const seq of this.known.keys()) if (!present.has(seq)) this.known.delete(seq)
+    }
     const byRoom = new Map<string, Mutation[]>()
-    for (const r of rows) {
+    for (const r of this.knownRows(seqs)) {
       const list = byRoom.get(r.roomId)
       if (list) list.push(r.mutation)
       else byRoom.set(r.roomId, [r.mutation])
     }
     return byRoom
+  }
+
+  /** Of these outbox seqs, those whose rows this reader has not read yet (see `known`). */
+  private unknownSeqs(seqs: readonly number[]): number[] {
+    const missing = seqs.filter((s) => !this.known.has(s))
+    if (this.known.size + missing.length <= MAX_KNOWN_QUEUED) return missing
+    this.known.clear()
+    return [...seqs]
+  }
+
+  private remember(seqs: readonly number[], rows: readonly (OutboxRow | undefined)[]): void {
+    rows.forEach((r, i) => r && this.known.set(seqs[i]!, { roomId: r.roomId, mutation: r.mutation }))
+  }
+
+  /** The rows with these seqs, in the same order. (Outside a transaction — see `read` — a row may have gone meanwhile.) */
+  private knownRows(seqs: readonly number[]): { roomId: string; mutation: Mutation }[] {
+    return seqs.flatMap((s) => this.known.get(s) ?? [])
   }
 
   private async profiles(ids: Iterable<string>): Promise<Map<string, UserProfile>> {
@@ -119,15 +157,24 @@ export class Reader {
   private async visible(roomId: string, pending: readonly Mutation[], needs: Needs, room?: RoomRow): Promise<VisibleRoom> {
     const base: RoomBase = { room: room ?? (await this.db.rooms.get(roomId)) }
     if (needs.participants || pending.length > 0) base.participants = await this.roomParticipants(roomId)
-    if (needs.comments || pending.some((m) => m.name === 'markAsRead' || m.name === 'sendComment')) {
-      base.comments = await this.newestComments(roomId, 200)
+    if (needs.comments || pending.some((m) => m.name === 'markAsRead')) base.comments = await this.newestComments(roomId, 200)
+    else {
+      // A read that shows no comments shows a room's newest one: the overlay must skip a pending
+      // comment the relay has already sent back (stored before its ack), so the newest pending one
+      // is looked up by unique id. Comments come back in order: when even that one is stored, the
+      // others may be too, and the newest base comments are read as for any comment read.
+      const newest = pending.findLast((m) => m.name === 'sendComment')
+      const stored = newest && (await this.db.comments.where('uniqueId').equals(newest.args.uniqueId).first())
+      if (stored?.roomId === roomId) base.comments = await this.newestComments(roomId, 200)
     }
     const addedIds = pending.flatMap((m) =>
       m.name === 'addParticipants' || m.name === 'createGroupRoom' ? m.args.userIds : m.name === 'chatTarget' ? [m.args.userId] : [],
     )
     const known = await this.profiles(addedIds)
     const v = overlayRoom(base, pending, { me: this.me(), profileOf: (id) => known.get(id)! })
-    if (v.room && !v.room.isRemoved) {
+    // (Checked first: awaiting a function that reads nothing would hide the reads after it from liveQuery.)
+    const changesOptions = pending.some((m) => m.name === 'updateOptions' || (m.name === 'updateRoom' && m.args.options))
+    if (v.room && !v.room.isRemoved && changesOptions) {
       const options = await this.pendingOptions(roomId, pending, base.room?.options)
       if (options) v.room.options = options
     }
