@@ -13,22 +13,25 @@ function recorder() {
     await Promise.resolve()
     return (await fn({} as StorageTx)).value
   }
-  return { groups, write, calls: () => calls }
+  /** A group commit waiting for the turn, answering each item with `answer(item)`. */
+  const group = (answer: (item: number) => number) =>
+    createGroupCommit<number, number>({
+      write,
+      maxWeight: 100,
+      waitsForTurn: true,
+      apply: async (_tx, items) => {
+        groups.push(items)
+        return { value: items.map(answer), changes: [] }
+      },
+      onFailure: (items) => items.map(() => -1),
+    })
+  return { groups, write, group, calls: () => calls }
 }
 
 describe('group commit', () => {
   it('waitsForTurn: what is submitted in one turn goes in one transaction, each item answered alone', async () => {
     const r = recorder()
-    const group = createGroupCommit<number, number>({
-      write: r.write,
-      maxWeight: 100,
-      waitsForTurn: true,
-      apply: async (_tx, items) => {
-        r.groups.push(items)
-        return { value: items.map((i) => i * 10), changes: [] }
-      },
-      onFailure: (items) => items.map(() => -1),
-    })
+    const group = r.group((i) => i * 10)
     const answers = [1, 2, 3].map((i) => group.submit(i))
     // Nothing is written before the turn ends.
     expect(r.calls()).toBe(0)
@@ -40,16 +43,7 @@ describe('group commit', () => {
 
   it('flushNow puts a group waiting for the end of the turn in line at once, and it is written once', async () => {
     const r = recorder()
-    const group = createGroupCommit<number, number>({
-      write: r.write,
-      maxWeight: 100,
-      waitsForTurn: true,
-      apply: async (_tx, items) => {
-        r.groups.push(items)
-        return { value: items, changes: [] }
-      },
-      onFailure: (items) => items.map(() => -1),
-    })
+    const group = r.group((i) => i)
     const a = group.submit(1)
     group.flushNow()
     expect(r.calls()).toBe(1)
