@@ -163,18 +163,16 @@ export class Connection {
     }
   }
 
+  /** Resolves when an ack arrives, or after ACK_WAIT_MS. */
   private ackOrTimeout(): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ACK_WAIT_MS)
-      function done() {
+      const timer = setTimeout(() => this.ackArrived?.(), ACK_WAIT_MS)
+      this.ackArrived = () => {
         clearTimeout(timer)
+        this.ackArrived = undefined
         resolve()
       }
-      this.ackArrived = () => {
-        this.ackArrived = undefined
-        done()
-      }
-    }).finally(() => (this.ackArrived = undefined))
+    })
   }
 
   private retry(): void {
