@@ -26,7 +26,7 @@ interface Needs {
  */
 /** Up to this many rooms are read with their own queued mutations only (see `rooms`). */
 const FEW_ROOMS = 8
-/** Queued mutations remembered by outbox seq (see `queuedRows`); past this many, forgotten all at once. */
+/** Queued mutations a reader remembers (see `Reader.known`); past this many, it forgets them all at once. */
 const MAX_KNOWN_QUEUED = 20_000
 
 export class Reader {
@@ -249,7 +249,7 @@ export class Reader {
   async comments(roomId: string, q: { limit: number; before?: number }): Promise<Comment[]> {
     return this.read(async () => {
       const pending = await this.pendingOf(roomId)
-      const v = await this.visible(roomId, pending, { participants: true })
+      const v = await this.visible(roomId, pending, { participants: true, comments: true })
       return this.commentsOf(roomId, v, q)
     })
   }
