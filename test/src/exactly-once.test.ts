@@ -43,17 +43,25 @@ describe('a mutation sent twice with the same id (lost acknowledgement)', () => 
   it('takes effect once over the socket, and the replayed ack equals the first', async () => {
     const { token, roomId } = await userWithGroup()
     const sock = await rawSocket(relay(), token)
+    // The same user's other device.
+    const other = await rawSocket(relay(), token)
     const m = mutation('sendComment', { roomId, uniqueId: uid('c'), text: 'socket once', type: 'text' })
     sock.send({ type: 'mutate', mutations: [m] })
     const ack1 = await sock.next((f) => f.type === 'ack')
     sock.send({ type: 'mutate', mutations: [m] })
     const ack2 = await sock.next((f) => f.type === 'ack')
-    expect(ack1.results[0]).toMatchObject({ mutationId: m.id, ok: true })
+    expect(ack1.results[0]).toMatchObject({ mutationId: m.id, ok: true, value: { comment: { text: 'socket once' } } })
     expect(ack2).toEqual(ack1)
     expect(await texts(token, roomId)).toEqual(['socket once'])
-    // The change was published once: one comment frame for it, not two.
-    const changes = sock.frames.filter((f) => f.type === 'change' && (f.comments ?? []).some((c: { text: string }) => c.text === 'socket once'))
-    expect(changes).toHaveLength(1)
+    // The change was published once: the other device gets the comment in one change frame, not two...
+    const seq = ack1.results[0].value.comment.seq
+    await other.next((f) => f.type === 'change' && f.seq === seq)
+    const full = other.frames.filter((f) => f.type === 'change' && (f.comments ?? []).some((c: { text: string }) => c.text === 'socket once'))
+    expect(full).toHaveLength(1)
+    // ...and the sending socket its seq alone, before the ack that carries the rows.
+    const own = sock.frames.filter((f) => f.type === 'change' && f.seq === seq)
+    expect(own).toEqual([{ type: 'change', seq, roomId }])
+    expect(sock.frames.indexOf(own[0]!)).toBeLessThan(sock.frames.indexOf(ack1))
   })
 
   it('is recognised across transports: socket first, HTTP replay, same answer', async () => {

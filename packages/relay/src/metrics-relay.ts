@@ -86,8 +86,8 @@ export function createRelayMetrics(sources: RelayMetricSources = {}): RelayMetri
     instrumentCore(core) {
       return {
         ...core,
-        async applyMutations(userId, list) {
-          const results = await core.applyMutations(userId, list)
+        async applyMutations(userId, list, origin) {
+          const results = await core.applyMutations(userId, list, origin)
           // Counted per kind of outcome, not per mutation: a frame is mostly one kind.
           const outcomes = new Map<string, { name: string; result: string; count: number }>()
           for (const [i, r] of results.entries()) {

@@ -13,7 +13,7 @@ import {
   type SessionResponse,
 } from '@parlor/protocol'
 import { issueToken, verifyToken, type VerifiedToken } from '../auth.js'
-import type { Fanout, RelayChange } from '../fanout/fanout.js'
+import { markEcho, type Fanout, type RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { createAsyncMutex } from '../storage/async-mutex.js'
 import type { RelayStorage, StorageReader, StorageTx, UserRow } from '../storage/relay-storage.js'
@@ -35,6 +35,8 @@ type Handler = (scope: WriteScope, args: never) => Promise<MutationValue>
 interface PendingFrame {
   userId: string
   mutations: readonly Mutation[]
+  /** Who will get the results (a socket), for changes whose rows the results repeat (see `markEcho`). */
+  origin?: object
 }
 
 /** The most mutations one group-committed transaction takes (a frame is never split). */
@@ -118,7 +120,7 @@ export function createRelayCore(options: RelayCoreOptions) {
    * own writes. Refusals are stored like successes (so a replay gets the same answer); transient
    * failures are not, so a retry may still succeed.
    */
-  async function applyInFrame(tx: StorageTx, actor: UserRow, mutation: Mutation): Promise<{ result: MutationResult; changes: RelayChange[] }> {
+  async function applyInFrame(tx: StorageTx, actor: UserRow, mutation: Mutation, origin?: object): Promise<{ result: MutationResult; changes: RelayChange[] }> {
     const { id: mutationId } = mutation
     const stored = await tx.getMutationResult(actor.userId, mutationId)
     if (stored) return { result: stored, changes: [] }
@@ -128,7 +130,12 @@ export function createRelayCore(options: RelayCoreOptions) {
         const value = await MUTATIONS[mutation.name](scope, mutation.args as never)
         const result: MutationResult = { mutationId, ok: true, value }
         await tx.putMutationResult(actor.userId, mutationId, result)
-        return { result, changes: scope.changes() }
+        const changes = scope.changes()
+        // A new comment's change is its room and the comment: what its result holds too.
+        if (origin && mutation.name === 'sendComment' && changes.length === 1 && !changes[0]!.participants && changes[0]!.optionsUpdate === undefined) {
+          markEcho(changes[0]!, origin)
+        }
+        return { result, changes }
       })
     } catch (e) {
       const result = refusal(mutationId, e, actor.userId)
@@ -161,7 +168,7 @@ export function createRelayCore(options: RelayCoreOptions) {
         }
         const results: MutationResult[] = []
         for (const mutation of frame.mutations) {
-          const applied = await applyInFrame(tx, actor, mutation)
+          const applied = await applyInFrame(tx, actor, mutation, frame.origin)
           results.push(applied.result)
           changes.push(...applied.changes)
         }
@@ -232,9 +239,10 @@ export function createRelayCore(options: RelayCoreOptions) {
      * its own savepoint, with the frames of other sockets and requests that came meanwhile (see
      * `frames`); their changes are published after it commits. Domain refusals are
      * results. If the transaction itself fails, nothing of it was applied and every mutation gets the error.
+     * `origin` (the socket that will send the results) is marked on the changes the results repeat.
      */
-    applyMutations(userId: string, mutations: readonly Mutation[]): Promise<MutationResult[]> {
-      return mutations.length === 0 ? Promise.resolve([]) : frames.submit({ userId, mutations })
+    applyMutations(userId: string, mutations: readonly Mutation[], origin?: object): Promise<MutationResult[]> {
+      return mutations.length === 0 ? Promise.resolve([]) : frames.submit({ userId, mutations, ...(origin && { origin }) })
     },
 
     query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body, optionsDocs)),

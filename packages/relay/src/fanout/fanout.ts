@@ -23,6 +23,23 @@ export interface RelayChange {
 
 export type ChangeHandler = (change: RelayChange) => void
 
+/** The sockets (or other origins) whose ack carries a change's rows; see {@link markEcho}. */
+const echoOrigins = new WeakMap<RelayChange, object>()
+
+/**
+ * Marks `change` as the echo of a mutation from `origin`, whose answer carries the same rows: that
+ * origin may be sent the change without them. Kept beside the change, never serialized, so a change
+ * that reached this node from another one has no origin.
+ */
+export function markEcho(change: RelayChange, origin: object): void {
+  echoOrigins.set(change, origin)
+}
+
+/** The origin `change` was marked with (see {@link markEcho}), if any. */
+export function echoOrigin(change: RelayChange): object | undefined {
+  return echoOrigins.get(change)
+}
+
 export interface Fanout {
   /**
    * Sends a committed change to every subscriber (of every node). Resolves once the local

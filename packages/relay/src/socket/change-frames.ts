@@ -13,6 +13,11 @@ function toFrame(change: RelayChange, participants = change.participants): Chang
   return frame
 }
 
+/** The change's seq and room alone, for the socket whose ack carries its rows (see `markEcho`). */
+export function bareChangeFrameText(change: RelayChange): string {
+  return encodeFrame({ type: 'change', seq: change.seq, roomId: change.roomId })
+}
+
 /**
  * The frame text for `userId`, or undefined when nothing in the change is for them. Channel changes
  * carry only the recipient's own participant row (channel member lists are never pushed); other

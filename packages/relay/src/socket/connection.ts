@@ -21,9 +21,9 @@ import {
 } from '@parlor/protocol'
 import type { RelayCore } from '../core/relay-core.js'
 import { rejectProtoKeys } from '../core/input-guard.js'
-import type { RelayChange } from '../fanout/fanout.js'
+import { echoOrigin, type RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
-import { changeFrameText } from './change-frames.js'
+import { bareChangeFrameText, changeFrameText } from './change-frames.js'
 import type { ConnectionRegistry } from './connection-registry.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -213,7 +213,7 @@ export class Connection {
   }
 
   private async handleMutate(mutations: readonly Mutation[]): Promise<void> {
-    const results = await this.o.core.applyMutations(this.userId!, mutations)
+    const results = await this.o.core.applyMutations(this.userId!, mutations, this)
     // Each mutation's change was published (and queued here) before this ack is queued.
     this.enqueue(async () => this.send({ type: 'ack', results }))
   }
@@ -289,7 +289,9 @@ export class Connection {
       return this.sendText(changeFrameText(change, this.userId!))
     }
     if (mine && !this.rooms.has(roomId)) return this.syncRoom(roomId, seq)
-    if (this.rooms.has(roomId)) this.sendText(changeFrameText(change, this.userId!))
+    if (!this.rooms.has(roomId)) return
+    // The echo of this socket's own comment: the ack that follows carries its rows.
+    this.sendText(echoOrigin(change) === this ? bareChangeFrameText(change) : changeFrameText(change, this.userId!))
   }
 
   /** The user became a participant: send the room-scoped sync instead of the bare change. */

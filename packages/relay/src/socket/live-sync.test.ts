@@ -96,12 +96,16 @@ describe('live changes', () => {
     expect(ack.ok).toBe(true)
     const id = uid('m')
     socket.send({ type: 'mutate', mutations: [{ id, name: 'sendComment', args: { roomId, uniqueId: uid(), text: 'x', type: 'text' }, createdAt: 0 }] })
-    await socket.next((f) => f.type === 'ack')
+    const answer = await socket.next((f) => f.type === 'ack')
     const seen = socket.frames.map((f) => f.type)
     const ackAt = seen.lastIndexOf('ack')
-    const changeAt = socket.frames.findIndex((f) => f.type === 'change' && f.comments?.[0]?.text === 'x')
+    // On the sending socket a comment's change is bare: its ack carries the comment and the room.
+    const { seq } = answer.results[0].value.comment
+    const changeAt = socket.frames.findIndex((f) => f.type === 'change' && f.seq === seq)
     expect(changeAt).toBeGreaterThan(-1)
     expect(changeAt).toBeLessThan(ackAt)
+    expect(socket.frames[changeAt]).toEqual({ type: 'change', seq, roomId })
+    expect(answer.results[0].value).toMatchObject({ comment: { text: 'x', seq }, room: { id: roomId, version: seq } })
   })
 
   it('reaches every device of a user', async () => {
