@@ -97,15 +97,17 @@ describe('live changes', () => {
     const id = uid('m')
     socket.send({ type: 'mutate', mutations: [{ id, name: 'sendComment', args: { roomId, uniqueId: uid(), text: 'x', type: 'text' }, createdAt: 0 }] })
     const answer = await socket.next((f) => f.type === 'ack')
+    if (answer.type !== 'ack' || !answer.results[0]?.ok) throw new Error('expected the comment to be accepted')
+    const value = answer.results[0].value
     const seen = socket.frames.map((f) => f.type)
     const ackAt = seen.lastIndexOf('ack')
     // On the sending socket a comment's change is bare: its ack carries the comment and the room.
-    const { seq } = answer.results[0].value.comment
+    const seq = value.comment!.seq
     const changeAt = socket.frames.findIndex((f) => f.type === 'change' && f.seq === seq)
     expect(changeAt).toBeGreaterThan(-1)
     expect(changeAt).toBeLessThan(ackAt)
     expect(socket.frames[changeAt]).toEqual({ type: 'change', seq, roomId })
-    expect(answer.results[0].value).toMatchObject({ comment: { text: 'x', seq }, room: { id: roomId, version: seq } })
+    expect(value).toMatchObject({ comment: { text: 'x', seq }, room: { id: roomId, version: seq } })
   })
 
   it('reaches every device of a user', async () => {
