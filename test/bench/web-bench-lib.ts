@@ -4,7 +4,11 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { groupRoomId, type Mutation } from '@parlor/protocol'
-import { DESKTOP, launchChromium, startWebRelay } from '../src/web/web-harness.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DESKTOP, ensureWebBuild, launchChromium, startWebRelay } from '../src/web/web-harness.js'
+import { startRelayProcess } from '../src/security/relay-process.js'
 import { post } from './lib/http.js'
 
 export const USER = 'web-bench-alice'
@@ -39,9 +43,13 @@ export interface Bench {
   close(): Promise<void>
 }
 
-export async function openBench(): Promise<Bench> {
-  const server = await startWebRelay()
-  const url = server.relay.url
+/**
+ * `relayProcess`: the relay runs in a process of its own (as deployed) instead of in this one, where
+ * Playwright's client shares its event loop and CPU.
+ */
+export async function openBench(opts: { relayProcess?: boolean } = {}): Promise<Bench> {
+  const server = opts.relayProcess ? await relayOwnProcess() : await inThisProcess()
+  const url = server.url
   const { token } = await post(url, '/v1/session', { userId: USER, userKey: KEY, username: 'Alice' })
   await post(url, '/v1/session', { userId: PEER, userKey: KEY, username: 'Bob' })
   const browser = await launchChromium()
@@ -117,6 +125,25 @@ export async function openBench(): Promise<Bench> {
     async close() {
       await browser.close()
       await server.close()
+    },
+  }
+}
+
+async function inThisProcess(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = await startWebRelay()
+  return { url: server.relay.url, close: server.close }
+}
+
+/** `parlor-relay` serving the built web app (its default static directory) on a fresh data directory. */
+async function relayOwnProcess(): Promise<{ url: string; close(): Promise<void> }> {
+  ensureWebBuild()
+  const dataDir = await mkdtemp(join(tmpdir(), 'parlor-web-bench-'))
+  const relay = await startRelayProcess(dataDir)
+  return {
+    url: relay.url,
+    close: async () => {
+      await relay.kill('SIGTERM')
+      await rm(dataDir, { recursive: true, force: true })
     },
   }
 }

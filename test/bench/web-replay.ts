@@ -3,7 +3,7 @@
  * web app's engine in Chromium (real IndexedDB), from `connect()` until the outbox is empty and the
  * cache holds the relay's results, against the baseline of the same page sending the same kind of
  * mutation one HTTP request each (`fetch`, awaited one after another). `rounds` of each; medians,
- * min–max and the ratio of the medians printed.
+ * min–max and the ratio of the medians printed. The relay runs in its own process, as deployed.
  *
  * Run: `cd test && npx tsx bench/web-replay.ts [mutations=1000] [rounds=5]`
  */
@@ -51,7 +51,7 @@ const IN_PAGE = `async ({ n, round, peer }) => {
   return { replay, baseline }
 }`
 
-const b = await openBench()
+const b = await openBench({ relayProcess: true })
 try {
   await b.caughtUp(0)
   const replays: number[] = []
