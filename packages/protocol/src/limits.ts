@@ -39,7 +39,7 @@ export const LIMITS = {
   /** Ids: user ids, channel unique ids, mutation ids and comment unique ids, in characters. */
   maxIdLength: 128,
   /** Mutations in one `mutate` frame or HTTP body. */
-  maxMutationsPerFrame: 100,
+  maxMutationsPerFrame: 250,
   /** Bytes of one websocket frame. */
   maxFrameBytes: 512 * 1024,
   /** Bytes of one HTTP request body (a body carries what a frame does, so the same bound). */
