@@ -74,6 +74,8 @@ export class Connection {
   private floor = 0
   private readonly roomFloors = new Map<string, number>()
   private buffer: RelayChange[] = []
+  /** The latest echo of this socket's own comment not sent yet: it goes before the next frame (see `deliver`). */
+  private bareEcho: RelayChange | undefined
   private inbound: Promise<void> = Promise.resolve()
   private outbound: Promise<void> = Promise.resolve()
   private readonly bucket: TokenBucket
@@ -290,8 +292,13 @@ export class Connection {
     }
     if (mine && !this.rooms.has(roomId)) return this.syncRoom(roomId, seq)
     if (!this.rooms.has(roomId)) return
-    // The echo of this socket's own comment: the ack that follows carries its rows.
-    this.sendText(echoOrigin(change) === this ? bareChangeFrameText(change) : changeFrameText(change, this.userId!))
+    if (echoOrigin(change) === this) {
+      // The echo of this socket's own comment: the ack that follows carries its rows, and the echo
+      // only moves the engine's cursor, so a run of them goes as its last one, before what comes next.
+      this.bareEcho = change
+      return
+    }
+    this.sendText(changeFrameText(change, this.userId!))
   }
 
   /** The user became a participant: send the room-scoped sync instead of the bare change. */
@@ -326,6 +333,8 @@ export class Connection {
       this.logger.warn('closing a socket that does not keep up', { bufferedAmount: this.o.socket.bufferedAmount })
       return this.close(CLOSE_CODES.goingAway, 'too far behind; reconnect to catch up')
     }
+    if (this.bareEcho) this.o.socket.send(bareChangeFrameText(this.bareEcho))
+    this.bareEcho = undefined
     this.o.socket.send(text)
   }
 

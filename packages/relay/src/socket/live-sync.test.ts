@@ -110,6 +110,24 @@ describe('live changes', () => {
     expect(value).toMatchObject({ comment: { text: 'x', seq }, room: { id: roomId, version: seq } })
   })
 
+  it('sends the sender one bare change for a frame of comments (its newest seq), the other devices every comment', async () => {
+    const [a, b] = await relay.users(2)
+    const roomId = singleRoomId(a!.id, b!.id)
+    const { socket } = await relay.connect(a!.token)
+    const { socket: laptop } = await relay.connect((await relay.signIn(a!.id)).token)
+    expect((await socket.mutate('chatTarget', { roomId, userId: b!.id })).ok).toBe(true)
+    const mutations = ['one', 'two', 'three'].map((text) => ({ id: uid('m'), name: 'sendComment' as const, args: { roomId, uniqueId: uid(), text, type: 'text' as const }, createdAt: 0 }))
+    const before = socket.frames.length
+    socket.send({ type: 'mutate', mutations })
+    const answer = await socket.next((f) => f.type === 'ack' && f.results.length === 3)
+    if (answer.type !== 'ack') throw new Error('expected an ack')
+    const seqs = answer.results.map((r) => (r.ok ? r.value.comment!.seq : -1))
+    expect(socket.frames.slice(before).map((f) => (f.type === 'change' ? `change ${f.seq}` : f.type))).toEqual([`change ${seqs[2]}`, 'ack'])
+    await laptop.next((f) => f.type === 'change' && f.seq === seqs[2])
+    const texts = laptop.frames.flatMap((f) => (f.type === 'change' ? (f.comments ?? []).map((c) => c.text) : []))
+    expect(texts.slice(-3)).toEqual(['one', 'two', 'three'])
+  })
+
   it('reaches every device of a user', async () => {
     const [a, b] = await relay.users(2)
     const roomId = singleRoomId(a!.id, b!.id)
