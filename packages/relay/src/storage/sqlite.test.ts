@@ -1,9 +1,10 @@
+import { statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { runRelayStorageContract } from './contract.js'
+import { comment, runRelayStorageContract } from './contract.js'
 import { MIGRATIONS } from './sqlite-schema.js'
 import { createSqliteStorage } from './sqlite.js'
 
@@ -42,6 +43,30 @@ describe('SQLite storage', () => {
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`)
     db.close()
     await expect(createSqliteStorage({ dataDir })).rejects.toThrow(/newer/)
+  })
+
+  it('copies the WAL into the database file once writes pause, not while they go on', async () => {
+    const dataDir = await tempDir()
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
+    const storage = await createSqliteStorage({ dataDir, idleCheckpointMs: 200 })
+    onTestFinished(() => storage.close())
+    const file = join(dataDir, 'relay.db')
+    const before = statSync(file).size
+    const write = (n: number) =>
+      storage.transaction(async (tx) => {
+        for (let i = 0; i < 50; i++) await tx.insertComment(comment('g:r', n * 50 + i + 1, { uniqueId: `u${n}-${i}`, text: 'x'.repeat(500) }))
+      })
+    // Writes every 50 ms: never 200 ms apart (unless the machine stalls), so nothing is checkpointed meanwhile.
+    let longestPause = 0
+    for (let n = 0; n < 8; n++) {
+      const at = Date.now()
+      await write(n)
+      await new Promise((r) => setTimeout(r, 50))
+      longestPause = Math.max(longestPause, Date.now() - at)
+    }
+    if (longestPause < 180) expect(statSync(file).size).toBe(before)
+    await expect.poll(() => statSync(file).size, { timeout: 3_000 }).toBeGreaterThan(before)
+    expect(await storage.read((r) => r.listComments('g:r', { limit: 1_000 }))).toHaveLength(400)
   })
 
   it('refuses work after close', async () => {

@@ -18,12 +18,20 @@ export interface SqliteStorageOptions {
   dataDir: string
   /** File name inside `dataDir`; default `relay.db`. */
   fileName?: string
+  /**
+   * The WAL is copied into the database file (checkpointed) once no write transaction has run for
+   * this long, in ms (default 500), instead of by the commit that happens to fill it: a burst of
+   * writes does not stop for it. SQLite still checkpoints by itself past `WAL_AUTOCHECKPOINT_PAGES`.
+   */
+  idleCheckpointMs?: number
 }
 
 const ROOM_COLS = ['id', 'unique_id', 'type', 'name', 'avatar_url', 'options', 'participant_count', 'last_comment',
   'has_comments', 'created_at', 'updated_at', 'last_activity_at', 'version']
 const PART_COLS = ['room_id', 'user_id', 'username', 'avatar_url', 'joined_at', 'last_read_comment_id',
   'last_received_comment_id', 'is_removed', 'version']
+/** WAL pages (4 KiB) past which a commit checkpoints by itself (writes that never pause). */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000
 const insertSql = (table: string, cols: string[]) =>
   `INSERT OR REPLACE INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`
 
@@ -42,6 +50,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     // only an OS crash or power loss may drop the last transactions.
     db.pragma('synchronous = NORMAL')
     db.pragma('busy_timeout = 5000')
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma('foreign_keys = ON')
     migrate(db)
   } catch (e) {
@@ -214,12 +223,38 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     }
   }
 
+  // Idle checkpoints: one timer, armed by the first write after the last checkpoint and pushed back
+  // (when it fires) while writes go on.
+  const idleCheckpointMs = options.idleCheckpointMs ?? 500
+  let lastWriteAt = 0
+  let checkpointTimer: NodeJS.Timeout | undefined
+  const checkpointWhenIdle = (delay: number) => {
+    checkpointTimer = setTimeout(() => {
+      const quietFor = Date.now() - lastWriteAt
+      if (quietFor < idleCheckpointMs) return checkpointWhenIdle(idleCheckpointMs - quietFor)
+      checkpointTimer = undefined
+      // (A passive checkpoint that fails leaves the WAL as it was; the next one, or SQLite's own past
+      // WAL_AUTOCHECKPOINT_PAGES, copies it.)
+      mutex
+        .run(async () => {
+          if (!isClosed) db.pragma('wal_checkpoint(PASSIVE)')
+        })
+        .catch(() => {})
+    }, delay)
+    checkpointTimer.unref()
+  }
+  const wrote = () => {
+    lastWriteAt = Date.now()
+    if (!checkpointTimer) checkpointWhenIdle(idleCheckpointMs)
+  }
+
   const txHandle: StorageTx = { ...reader, ...writer }
   return {
-    transaction: (fn) => mutex.run(() => inTransaction('BEGIN IMMEDIATE', txHandle, fn)),
+    transaction: (fn) => mutex.run(() => inTransaction('BEGIN IMMEDIATE', txHandle, fn).finally(wrote)),
     read: (fn) => mutex.run(() => inTransaction('BEGIN', reader, fn)),
     close: async () => {
       if (isClosed) return
+      clearTimeout(checkpointTimer)
       await mutex.run(async () => {
         isClosed = true
         db.close()
