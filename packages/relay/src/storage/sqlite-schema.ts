@@ -59,6 +59,9 @@ export const MIGRATIONS: readonly string[] = [
     id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, seq INTEGER NOT NULL, "update" BLOB NOT NULL
   );
   CREATE INDEX options_updates_by_room ON options_updates (room_id, id);`,
+  // 5: rows changed since a recent cursor, found by version (a reconnect of a user in many rooms).
+  `CREATE INDEX rooms_by_version ON rooms (version);
+  CREATE INDEX participants_by_version_only ON participants (version);`,
 ]
 
 /** Brings the database up to the newest schema; refuses a database made by a newer relay. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { comment, runRelayStorageContract } from './contract.js'
+import { comment, participant, room, runRelayStorageContract } from './contract.js'
 import { MIGRATIONS } from './sqlite-schema.js'
 import { createSqliteStorage } from './sqlite.js'
 
@@ -67,6 +67,32 @@ describe('SQLite storage', () => {
     if (longestPause < 180) expect(statSync(file).size).toBe(before)
     await expect.poll(() => statSync(file).size, { timeout: 3_000 }).toBeGreaterThan(before)
     expect(await storage.read((r) => r.listComments('g:r', { limit: 1_000 }))).toHaveLength(400)
+  })
+
+  it('lists the same memberships for a recent cursor (from the rows changed since) as for an old one', async () => {
+    const dataDir = await tempDir()
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
+    const storage = await createSqliteStorage({ dataDir })
+    onTestFinished(() => storage.close())
+    await storage.transaction(async (tx) => {
+      for (let i = 1; i <= 60; i++) {
+        const id = i % 7 === 0 ? `c:${i}` : `g:${i}`
+        await tx.putRoom(room(id, { version: i % 5 === 0 ? 100 + i : i, type: id.startsWith('c:') ? 'channel' : 'group' }))
+        await tx.putParticipant(participant(id, 'me', { version: i % 3 === 0 ? 100 + i : i, isRemoved: i % 11 === 0 }))
+        if (i % 4 === 0) await tx.putParticipant(participant(id, 'you', { version: 150 + i }))
+      }
+    })
+    const raw = new Database(join(dataDir, 'relay.db'))
+    onTestFinished(() => void raw.close())
+    const listedWithSeqAt = async (seq: number) => {
+      raw.prepare(`UPDATE counters SET value = ? WHERE name = 'seq'`).run(seq)
+      return storage.read(async (r) => Promise.all([0, 50, 120, 170, 300].map(async (since) => (await r.listMemberships('me', since)).map((m) => m.room.id))))
+    }
+    const recent = await listedWithSeqAt(300)
+    const old = await listedWithSeqAt(1_000_000)
+    expect(recent).toEqual(old)
+    expect(recent[0]).toHaveLength(60)
+    expect(recent[4]).toEqual([])
   })
 
   it('refuses work after close', async () => {

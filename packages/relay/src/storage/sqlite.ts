@@ -30,6 +30,8 @@ const ROOM_COLS = ['id', 'unique_id', 'type', 'name', 'avatar_url', 'options', '
   'has_comments', 'created_at', 'updated_at', 'last_activity_at', 'version']
 const PART_COLS = ['room_id', 'user_id', 'username', 'avatar_url', 'joined_at', 'last_read_comment_id',
   'last_received_comment_id', 'is_removed', 'version']
+/** A cursor at most this many seqs behind is caught up from the rows changed since (see `listRecentMemberships`). */
+const RECENT_SEQS = 10_000
 /** WAL pages (4 KiB) past which a commit checkpoints by itself (writes that never pause). */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000
 const insertSql = (table: string, cols: string[]) =>
@@ -83,6 +85,20 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
          (SELECT 1 FROM participants o WHERE o.room_id = r.id AND o.version > @since)))
        ORDER BY r.id`,
     ),
+    // The same, starting from the rows changed since (by the version indexes): for a recent cursor
+    // that is a few rows, where the user's memberships may be thousands. The plan is spelled out
+    // (INDEXED BY, CROSS JOIN keeps `changed` outermost): without ANALYZE statistics SQLite would
+    // scan the user's memberships instead.
+    listRecentMemberships: db.prepare(
+      `SELECT ${ROOM_COLS.map((c) => `r.${c} AS r_${c}`).join(', ')}, ${PART_COLS.map((c) => `me.${c} AS p_${c}`).join(', ')}
+       FROM (SELECT room_id FROM participants INDEXED BY participants_by_version_only WHERE version > @since
+             UNION SELECT id FROM rooms INDEXED BY rooms_by_version WHERE version > @since) changed
+       CROSS JOIN participants me ON me.room_id = changed.room_id AND me.user_id = @userId
+       CROSS JOIN rooms r ON r.id = changed.room_id
+       WHERE me.version > @since OR r.version > @since OR (r.type <> 'channel' AND EXISTS
+         (SELECT 1 FROM participants o WHERE o.room_id = r.id AND o.version > @since))
+       ORDER BY r.id`,
+    ),
     listActiveRoomIds: db.prepare(`SELECT room_id FROM participants WHERE user_id = ? AND is_removed = 0`).pluck(),
     getCommentByUniqueId: db.prepare(`SELECT * FROM comments WHERE room_id = ? AND unique_id = ?`),
     listComments: db.prepare(
@@ -133,11 +149,11 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
         offset: o.offset ?? 0,
       }) as Record<string, unknown>[]).map((r) => rows.participantFromRow(r)),
     countParticipants: async (roomId) => s.countParticipants.get(roomId) as number,
-    listMemberships: async (userId, since) =>
-      (s.listMemberships.all({ userId, since }) as Record<string, unknown>[]).map((r) => ({
-        room: rows.roomFromRow(r, 'r_'),
-        me: rows.participantFromRow(r, 'p_'),
-      })),
+    listMemberships: async (userId, since) => {
+      const isRecent = (s.currentSeq.get() as number) - since <= RECENT_SEQS
+      const found = (isRecent ? s.listRecentMemberships : s.listMemberships).all({ userId, since }) as Record<string, unknown>[]
+      return found.map((r) => ({ room: rows.roomFromRow(r, 'r_'), me: rows.participantFromRow(r, 'p_') }))
+    },
     listActiveRoomIds: async (userId) => s.listActiveRoomIds.all(userId) as string[],
     getCommentByUniqueId: async (roomId, uniqueId) => {
       const r = s.getCommentByUniqueId.get(roomId, uniqueId) as Record<string, unknown> | undefined
