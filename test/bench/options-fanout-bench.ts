@@ -538,21 +538,16 @@ async function main(): Promise<void> {
     log(`run ${r + 1} of ${RUNS}: starting relays`)
     const run = await startRun()
     try {
-      if (SECTIONS.has('heap')) {
-        log('heap per document and documents left')
-        await heap(run, r)
-      }
-      if (SECTIONS.has('fanout')) {
-        log('fan-out')
-        await fanout(run, r)
-      }
-      if (SECTIONS.has('throughput')) {
-        log('throughput')
-        await throughput(run, r)
-      }
-      if (SECTIONS.has('sync')) {
-        log('one client, 1,000 rooms')
-        await syncRooms(run, r)
+      const sections = [
+        ['heap', 'heap per document and documents left', heap],
+        ['fanout', 'fan-out', fanout],
+        ['throughput', 'throughput', throughput],
+        ['sync', 'one client, 1,000 rooms', syncRooms],
+      ] as const
+      for (const [name, title, measure] of sections) {
+        if (!SECTIONS.has(name)) continue
+        log(title)
+        await measure(run, r)
       }
       runsDone++
     } finally {

@@ -45,7 +45,6 @@ export class CachingTx implements StorageTx {
   private readonly rooms = new Map<string, RoomEntry>()
   private readonly participants = new Map<string, ParticipantRecord | undefined>()
   private readonly users = new Map<string, UserRow | undefined>()
-  private dirtyRooms = 0
   /** One undo list per open savepoint, innermost last. */
   private readonly undoStack: (() => void)[][] = []
 
@@ -53,11 +52,10 @@ export class CachingTx implements StorageTx {
 
   /** Writes the rooms changed since the last flush (call before commit). */
   async flush(): Promise<void> {
-    if (this.dirtyRooms === 0) return
     for (const [id, e] of this.rooms) {
       if (!e.isDirty) continue
       await this.inner.putRoom(e.row!)
-      this.setRoom(id, { row: e.row, isDirty: false })
+      this.set(this.rooms, id, { row: e.row, isDirty: false })
     }
   }
 
@@ -70,16 +68,6 @@ export class CachingTx implements StorageTx {
       undo.push(had ? () => map.set(key, previous as V) : () => map.delete(key))
     }
     map.set(key, value)
-  }
-
-  private setRoom(id: string, entry: RoomEntry): void {
-    const before = this.rooms.get(id)?.isDirty ?? false
-    this.set(this.rooms, id, entry)
-    if (before !== entry.isDirty) {
-      this.dirtyRooms += entry.isDirty ? 1 : -1
-      const undo = this.undoStack.at(-1)
-      if (undo) undo.push(() => (this.dirtyRooms += entry.isDirty ? -1 : 1))
-    }
   }
 
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
@@ -104,13 +92,13 @@ export class CachingTx implements StorageTx {
     let e = this.rooms.get(roomId)
     if (!e) {
       e = { row: await this.inner.getRoom(roomId), isDirty: false }
-      this.setRoom(roomId, e)
+      this.set(this.rooms, roomId, e)
     }
     return e.row && { ...e.row }
   }
 
   async putRoom(row: RoomRecord): Promise<void> {
-    this.setRoom(row.id, { row: { ...row }, isDirty: true })
+    this.set(this.rooms, row.id, { row: { ...row }, isDirty: true })
   }
 
   async getParticipant(roomId: string, userId: string): Promise<ParticipantRecord | undefined> {
