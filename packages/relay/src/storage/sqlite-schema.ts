@@ -62,6 +62,17 @@ export const MIGRATIONS: readonly string[] = [
   // 5: rows changed since a recent cursor, found by version (a reconnect of a user in many rooms).
   `CREATE INDEX rooms_by_version ON rooms (version);
   CREATE INDEX participants_by_version_only ON participants (version);`,
+  // 6: mutation results in a rowid table. Without rowid, each result (a comment and its room, a few
+  // hundred bytes) sat in the primary key's B-tree, where random mutation ids put every insert on
+  // another page; now results append and only the key goes where the id sorts.
+  `CREATE TABLE mutations_by_rowid (
+    user_id TEXT NOT NULL, mutation_id TEXT NOT NULL, result TEXT NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, mutation_id)
+  );
+  INSERT INTO mutations_by_rowid (user_id, mutation_id, result, created_at)
+    SELECT user_id, mutation_id, result, created_at FROM mutations;
+  DROP TABLE mutations;
+  ALTER TABLE mutations_by_rowid RENAME TO mutations;`,
 ]
 
 /** Brings the database up to the newest schema; refuses a database made by a newer relay. */

@@ -45,6 +45,26 @@ describe('SQLite storage', () => {
     await expect(createSqliteStorage({ dataDir })).rejects.toThrow(/newer/)
   })
 
+  it('keeps the stored mutation results when migration 6 moves them into a rowid table', async () => {
+    const dataDir = await tempDir()
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
+    const db = new Database(join(dataDir, 'relay.db'))
+    for (const [v, sql] of MIGRATIONS.slice(0, 5).entries()) {
+      db.exec(sql)
+      db.pragma(`user_version = ${v + 1}`)
+    }
+    const result = { mutationId: 'm1', ok: true as const, value: { comment: comment('g:r', 1) } }
+    db.prepare('INSERT INTO mutations (user_id, mutation_id, result, created_at) VALUES (?, ?, ?, ?)').run('alice', 'm1', JSON.stringify(result), 1)
+    db.close()
+    const storage = await createSqliteStorage({ dataDir })
+    onTestFinished(() => storage.close())
+    expect(await storage.read((r) => r.getMutationResult('alice', 'm1'))).toEqual(result)
+    expect(await storage.read((r) => r.getMutationResult('bob', 'm1'))).toBeUndefined()
+    await expect(
+      storage.transaction((tx) => tx.putMutationResult('alice', 'm1', { ...result, mutationId: 'm1' })),
+    ).rejects.toThrow(/UNIQUE/)
+  })
+
   it('copies the WAL into the database file once writes pause, not while they go on', async () => {
     const dataDir = await tempDir()
     onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
