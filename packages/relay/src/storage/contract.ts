@@ -100,6 +100,26 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       expect(await s.read((rd) => rd.currentSeq())).toBe(3)
     })
 
+    it('stores where the counter got to with setSeq, and goes on from there', async () => {
+      const s = (await open()).storage()
+      const inside = await s.transaction(async (tx) => {
+        await tx.nextSeq()
+        await tx.setSeq(5)
+        return tx.currentSeq()
+      })
+      expect(inside).toBe(5)
+      expect(await s.read((rd) => rd.currentSeq())).toBe(5)
+      expect(await s.transaction((tx) => tx.nextSeq())).toBe(6)
+      await expect(
+        s.transaction(async (tx) => {
+          await tx.nextSeq()
+          await tx.setSeq(9)
+          throw new Error('boom')
+        }),
+      ).rejects.toThrow('boom')
+      expect(await s.read((rd) => rd.currentSeq())).toBe(6)
+    })
+
     it('rolls a transaction back when its function throws, seq included, and rethrows', async () => {
       const s = (await open()).storage()
       const boom = new Error('boom')

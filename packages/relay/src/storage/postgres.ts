@@ -67,6 +67,7 @@ const SQL = {
   epoch: `SELECT value FROM counters WHERE name = 'epoch'`,
   lockSeq: `SELECT value FROM counters WHERE name = 'seq' FOR UPDATE`,
   nextSeq: `UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`,
+  setSeq: `UPDATE counters SET value = $1 WHERE name = 'seq'`,
   getUser: `SELECT * FROM users WHERE user_id = $1`,
   putUser: upsertSql('users', USER_COLS, ['user_id']),
   getRoom: `SELECT * FROM rooms WHERE id = $1`,
@@ -181,6 +182,7 @@ const toBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.fro
 function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
   return {
     nextSeq: async () => Number((await q('nextSeq', SQL.nextSeq))[0]!.value),
+    setSeq: async (value: number) => void (await q('setSeq', SQL.setSeq, [value])),
     putUser: async (u: UserRow) => void (await q('putUser', SQL.putUser, values(rows.userToRow(u), USER_COLS))),
     putRoom: async (r: RoomRecord) => void (await q('putRoom', SQL.putRoom, roomValues(r))),
     putParticipant: async (p: ParticipantRecord) => void (await q('putParticipant', SQL.putParticipant, participantValues(p))),

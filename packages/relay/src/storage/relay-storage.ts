@@ -98,6 +98,11 @@ export interface RevokedSessionRow {
 export interface StorageTx extends StorageReader {
   /** Takes the next value of the global change counter (visible to others once committed). */
   nextSeq(): Promise<number>
+  /**
+   * Sets the change counter to `value`, a seq handed out since this transaction's `nextSeq` (the
+   * row cache takes one seq here and counts on in memory, then stores where it got to).
+   */
+  setSeq(value: number): Promise<void>
   /** Inserts or replaces (by user id). */
   putUser(row: UserRow): Promise<void>
   /** Inserts or replaces (by room id). */

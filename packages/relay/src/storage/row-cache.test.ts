@@ -32,6 +32,10 @@ type Op =
   | { kind: 'putUser'; userId: string; username: string }
   | { kind: 'listMemberships'; userId: string }
   | { kind: 'countParticipants'; roomId: string }
+  | { kind: 'listParticipants'; roomId: string }
+  | { kind: 'listActiveRoomIds'; userId: string }
+  | { kind: 'nextSeq' }
+  | { kind: 'currentSeq' }
   | { kind: 'savepoint'; ops: Op[]; throws: boolean }
 
 const roomId = fc.constantFrom(...ROOMS)
@@ -45,6 +49,10 @@ const leaf: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('putUser' as const), userId, username: fc.string({ maxLength: 4 }) }),
   fc.record({ kind: fc.constant('listMemberships' as const), userId }),
   fc.record({ kind: fc.constant('countParticipants' as const), roomId }),
+  fc.record({ kind: fc.constant('listParticipants' as const), roomId }),
+  fc.record({ kind: fc.constant('listActiveRoomIds' as const), userId }),
+  fc.record({ kind: fc.constant('nextSeq' as const) }),
+  fc.record({ kind: fc.constant('currentSeq' as const) }),
 )
 const op: fc.Arbitrary<Op> = fc.letrec<{ op: Op }>((tie) => ({
   op: fc.oneof(
@@ -88,6 +96,18 @@ async function run(tx: StorageTx, ops: Op[], seen: unknown[]): Promise<void> {
       case 'countParticipants':
         seen.push(await tx.countParticipants(o.roomId))
         break
+      case 'listParticipants':
+        seen.push(await tx.listParticipants(o.roomId, { includeRemoved: true }))
+        break
+      case 'listActiveRoomIds':
+        seen.push(await tx.listActiveRoomIds(o.userId))
+        break
+      case 'nextSeq':
+        seen.push(await tx.nextSeq())
+        break
+      case 'currentSeq':
+        seen.push(await tx.currentSeq())
+        break
       case 'savepoint':
         try {
           await tx.savepoint(async () => {
@@ -108,6 +128,7 @@ async function everything(r: StorageReader) {
     rooms: await Promise.all(ROOMS.map((id) => r.getRoom(id))),
     users: await Promise.all(USERS.map((id) => r.getUser(id))),
     participants: await Promise.all(ROOMS.flatMap((id) => r.listParticipants(id, { includeRemoved: true }))),
+    seq: await r.currentSeq(),
   }
 }
 
@@ -153,25 +174,43 @@ describe('row cache', () => {
     )
   })
 
-  it('writes a room changed many times in one transaction once, at commit', async () => {
+  it('writes a room and a participant changed many times in one transaction once, and takes one seq from the adapter', async () => {
     const dataDir = await tempDir()
     const sqlite = await createSqliteStorage({ dataDir })
     onTestFinished(async () => {
       await sqlite.close()
       await rm(dataDir, { recursive: true, force: true })
     })
-    let puts = 0
+    const calls = { putRoom: 0, putParticipant: 0, nextSeq: 0 }
     const counting: RelayStorage = {
       ...sqlite,
       transaction: (fn) =>
         sqlite.transaction((tx) =>
-          fn({ ...tx, putRoom: (r) => (puts++, tx.putRoom(r)) }),
+          fn({
+            ...tx,
+            putRoom: (r) => (calls.putRoom++, tx.putRoom(r)),
+            putParticipant: (p) => (calls.putParticipant++, tx.putParticipant(p)),
+            nextSeq: () => (calls.nextSeq++, tx.nextSeq()),
+          }),
         ),
     }
-    await withRowCache(counting).transaction(async (tx) => {
-      for (let i = 0; i < 50; i++) await tx.savepoint(() => tx.putRoom(room('g:a', { name: `n${i}` })))
+    const seqs = await withRowCache(counting).transaction(async (tx) => {
+      const taken: number[] = []
+      for (let i = 0; i < 50; i++) {
+        await tx.savepoint(async () => {
+          taken.push(await tx.nextSeq())
+          await tx.putRoom(room('g:a', { name: `n${i}` }))
+          await tx.putParticipant(participant('g:a', 'alice', { lastReadCommentId: i }))
+        })
+      }
+      return taken
     })
-    expect(puts).toBe(1)
-    expect((await sqlite.read((r) => r.getRoom('g:a')))?.name).toBe('n49')
+    expect(calls).toEqual({ putRoom: 1, putParticipant: 1, nextSeq: 1 })
+    expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    await sqlite.read(async (r) => {
+      expect((await r.getRoom('g:a'))?.name).toBe('n49')
+      expect((await r.getParticipant('g:a', 'alice'))?.lastReadCommentId).toBe(49)
+      expect(await r.currentSeq()).toBe(50)
+    })
   })
 })

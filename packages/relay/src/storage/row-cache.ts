@@ -1,15 +1,16 @@
 /**
  * A write transaction that keeps the room, participant and user rows it has read or written in
- * memory: a frame of a hundred comments in one room reads that room once and writes it once, at
- * the end, instead of a hundred times each. Works over any adapter (it only calls `StorageTx`).
+ * memory, and the change counter: a frame of a hundred comments in one room reads that room and
+ * its sender once and writes them once, at the end, and takes the counter from the database once,
+ * instead of a hundred times each. Works over any adapter (it only calls `StorageTx`).
  *
  * - Reads of a cached row answer a copy from memory (callers change the rows they get); rows are
  *   copied one level deep, so nested values (`options`, `lastComment`) must be replaced, never
  *   changed in place — as the core does.
- * - Participants and users are written through at once (other queries count and list them); a
- *   room is written when `flush` is called (before commit) or before a query that reads rooms.
+ * - Rooms, participants and the counter are written when `flush` is called (before commit) or
+ *   before a query that reads them (lists and counts); users are written through at once.
  * - A savepoint that throws puts the cache back as it was when the savepoint began, just as the
- *   adapter undoes the rows written inside it (including rooms flushed meanwhile).
+ *   adapter undoes the rows written inside it (including what was flushed meanwhile).
  */
 import type { CommentRecord, MutationResult, ParticipantRecord, RoomRecord } from '@parlor/protocol'
 import type { MembershipRow, OptionsUpdateRow, RelayStorage, RevokedSessionRow, StorageTx, UserRow } from './relay-storage.js'
@@ -34,28 +35,36 @@ export function withRowCache(storage: RelayStorage): RelayStorage {
   }
 }
 
-interface RoomEntry {
-  /** The row as stored or to be stored (never handed out); undefined: no such room. */
-  row: RoomRecord | undefined
+interface Entry<R> {
+  /** The row as stored or to be stored (never handed out); undefined: no such row. */
+  row: R | undefined
   /** Written here, not yet to the adapter. */
   isDirty: boolean
 }
 
 export class CachingTx implements StorageTx {
-  private readonly rooms = new Map<string, RoomEntry>()
-  private readonly participants = new Map<string, ParticipantRecord | undefined>()
+  private readonly rooms = new Map<string, Entry<RoomRecord>>()
+  private readonly participants = new Map<string, Entry<ParticipantRecord>>()
+  /** The change counter, once taken from the adapter (the one key is `seq`). */
+  private readonly counter = new Map<'seq', Entry<number>>()
   private readonly users = new Map<string, UserRow | undefined>()
   /** One undo list per open savepoint, innermost last. */
   private readonly undoStack: (() => void)[][] = []
 
   constructor(private readonly inner: StorageTx) {}
 
-  /** Writes the rooms changed since the last flush (call before commit). */
+  /** Writes the rows and counter changed since the last flush (call before commit). */
   async flush(): Promise<void> {
-    for (const [id, e] of this.rooms) {
+    await this.flushMap(this.rooms, (row) => this.inner.putRoom(row))
+    await this.flushMap(this.participants, (row) => this.inner.putParticipant(row))
+    await this.flushMap(this.counter, (value) => this.inner.setSeq(value))
+  }
+
+  private async flushMap<K, R>(map: Map<K, Entry<R>>, write: (row: R) => Promise<void>): Promise<void> {
+    for (const [key, e] of map) {
       if (!e.isDirty) continue
-      await this.inner.putRoom(e.row!)
-      this.set(this.rooms, id, { row: e.row, isDirty: false })
+      await write(e.row!)
+      this.set(map, key, { row: e.row, isDirty: false })
     }
   }
 
@@ -103,15 +112,28 @@ export class CachingTx implements StorageTx {
 
   async getParticipant(roomId: string, userId: string): Promise<ParticipantRecord | undefined> {
     const key = `${roomId}\n${userId}`
-    let row: ParticipantRecord | undefined
-    if (this.participants.has(key)) row = this.participants.get(key)
-    else this.set(this.participants, key, (row = await this.inner.getParticipant(roomId, userId)))
-    return row && { ...row }
+    let e = this.participants.get(key)
+    if (!e) {
+      e = { row: await this.inner.getParticipant(roomId, userId), isDirty: false }
+      this.set(this.participants, key, e)
+    }
+    return e.row && { ...e.row }
   }
 
   async putParticipant(row: ParticipantRecord): Promise<void> {
-    await this.inner.putParticipant(row)
-    this.set(this.participants, `${row.roomId}\n${row.userId}`, { ...row })
+    this.set(this.participants, `${row.roomId}\n${row.userId}`, { row: { ...row }, isDirty: true })
+  }
+
+  async nextSeq(): Promise<number> {
+    const e = this.counter.get('seq')
+    // The first seq comes from the adapter (which locks the counter for this transaction).
+    const value = e ? e.row! + 1 : await this.inner.nextSeq()
+    this.set(this.counter, 'seq', { row: value, isDirty: e !== undefined })
+    return value
+  }
+
+  async currentSeq(): Promise<number> {
+    return this.counter.get('seq')?.row ?? this.inner.currentSeq()
   }
 
   async getUser(userId: string): Promise<UserRow | undefined> {
@@ -126,29 +148,33 @@ export class CachingTx implements StorageTx {
     this.set(this.users, row.userId, { ...row })
   }
 
-  // ---- reads rooms: flush first ---------------------------------------------------------------
+  async setSeq(value: number): Promise<void> {
+    this.set(this.counter, 'seq', { row: value, isDirty: true })
+  }
+
+  // ---- reads rooms or participants: flush first -----------------------------------------------
 
   async listMemberships(userId: string, sinceVersion: number): Promise<MembershipRow[]> {
     await this.flush()
     return this.inner.listMemberships(userId, sinceVersion)
   }
+  async listParticipants(roomId: string, opts?: Parameters<StorageTx['listParticipants']>[1]): Promise<ParticipantRecord[]> {
+    await this.flush()
+    return this.inner.listParticipants(roomId, opts)
+  }
+  async countParticipants(roomId: string): Promise<number> {
+    await this.flush()
+    return this.inner.countParticipants(roomId)
+  }
+  async listActiveRoomIds(userId: string): Promise<string[]> {
+    await this.flush()
+    return this.inner.listActiveRoomIds(userId)
+  }
 
   // ---- passed through (no room rows read) ------------------------------------------------------
 
-  currentSeq(): Promise<number> {
-    return this.inner.currentSeq()
-  }
   epoch(): Promise<number> {
     return this.inner.epoch()
-  }
-  listParticipants(roomId: string, opts?: Parameters<StorageTx['listParticipants']>[1]): Promise<ParticipantRecord[]> {
-    return this.inner.listParticipants(roomId, opts)
-  }
-  countParticipants(roomId: string): Promise<number> {
-    return this.inner.countParticipants(roomId)
-  }
-  listActiveRoomIds(userId: string): Promise<string[]> {
-    return this.inner.listActiveRoomIds(userId)
   }
   getCommentByUniqueId(roomId: string, uniqueId: string): Promise<CommentRecord | undefined> {
     return this.inner.getCommentByUniqueId(roomId, uniqueId)
@@ -167,9 +193,6 @@ export class CachingTx implements StorageTx {
   }
   listOptionsUpdates(roomId: string, afterId?: number): Promise<OptionsUpdateRow[]> {
     return this.inner.listOptionsUpdates(roomId, afterId)
-  }
-  nextSeq(): Promise<number> {
-    return this.inner.nextSeq()
   }
   insertComment(row: CommentRecord): Promise<void> {
     return this.inner.insertComment(row)

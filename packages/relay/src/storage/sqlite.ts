@@ -67,6 +67,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     currentSeq: db.prepare(`SELECT value FROM counters WHERE name = 'seq'`).pluck(),
     epoch: db.prepare(`SELECT value FROM counters WHERE name = 'epoch'`).pluck(),
     nextSeq: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`).pluck(),
+    setSeq: db.prepare(`UPDATE counters SET value = ? WHERE name = 'seq'`),
     getUser: db.prepare(`SELECT * FROM users WHERE user_id = ?`),
     putUser: db.prepare(insertSql('users', ['user_id', 'username', 'avatar_url', 'key_hash', 'created_at', 'updated_at'])),
     getRoom: db.prepare(`SELECT * FROM rooms WHERE id = ?`),
@@ -182,6 +183,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
 
   const writer: Omit<StorageTx, keyof StorageReader> = {
     nextSeq: async () => s.nextSeq.get() as number,
+    setSeq: async (value: number) => void s.setSeq.run(value),
     putUser: async (u: UserRow) => void s.putUser.run(rows.userToRow(u)),
     putRoom: async (r: RoomRecord) => void s.putRoom.run(rows.roomToRow(r)),
     putParticipant: async (p: ParticipantRecord) => void s.putParticipant.run(rows.participantToRow(p)),
