@@ -42,7 +42,7 @@ export class OutboxSender {
     return this.inFlight.size
   }
 
-  /** Starts sending (after the catch-up that answers hello has been applied). */
+  /** Starts sending (on a socket that has just sent hello). */
   enable(): void {
     this.enabled = true
     this.snapshot = undefined

@@ -110,6 +110,9 @@ export class RelayLink {
         this.awaitingHelloSync = true
         this.reportedPending = this.helloPending
         this.reportedAt = Date.now()
+        // The first frame follows hello at once: the relay applies it after answering hello, and its
+        // ack comes after the catch-up, so the engine has applied the catch-up before it reads the ack.
+        this.outbox.enable()
       },
       onClose: (code) => this.onClose(code),
       logger: o.logger.child({ part: 'connection' }),
@@ -332,7 +335,6 @@ export class RelayLink {
           this.awaitingHelloSync = false
           this.caughtUp = true
           this.tabs.post({ kind: 'leader', online: true })
-          this.outbox.enable()
           this.scheduleTokenRefresh()
         }
         this.publish(changes)

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { LIMITS, channelRoomId, singleRoomId, type ChangeFrame, type DownFrame, type SyncFrame } from '@parlor/protocol'
-import { startRelay, uid, type TestRelay, type TestSocket } from '../testing/relay-fixture.js'
+import { LIMITS, PROTOCOL_VERSION, channelRoomId, singleRoomId, type ChangeFrame, type DownFrame, type SyncFrame } from '@parlor/protocol'
+import { TestSocket, startRelay, uid, type TestRelay } from '../testing/relay-fixture.js'
 
 let relay: TestRelay
 beforeAll(async () => {
@@ -46,6 +46,23 @@ describe('catch-up on hello', () => {
     const { sync: receipts } = await relay.connect(b!.token, delta.cursor)
     expect(receipts.participants).toMatchObject([{ userId: c!.id, roomId: r2 }])
     expect(receipts.comments).toEqual([])
+  })
+
+  it('answers a mutate frame sent right after hello only after the catch-up', async () => {
+    const [a, b] = await relay.users(2)
+    const roomId = `g:${uid()}`
+    await relay.ok(a!.token, 'createGroupRoom', { roomId, name: 'before', userIds: [b!.id] })
+    const socket = await TestSocket.open(relay.url)
+    // An engine with queued mutations does not wait for the sync: the frames go back to back.
+    socket.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, token: a!.token, cursor: 0 })
+    socket.send({ type: 'mutate', mutations: [{ id: uid('m'), name: 'updateRoom', args: { roomId, name: 'after' }, createdAt: 0 }] })
+    const answer = await socket.next((f) => f.type === 'ack')
+    if (answer.type !== 'ack' || !answer.results[0]?.ok) throw new Error('expected the rename to be accepted')
+    expect(socket.frames.map((f) => f.type)).toEqual(['sync', 'change', 'ack'])
+    const sync = socket.frames[0] as SyncFrame
+    // The catch-up is the state before the mutation; the change and the ack come after it.
+    expect(sync.rooms.find((r) => r.id === roomId)?.name).toBe('before')
+    expect(sync.cursor).toBeLessThan(answer.results[0].value.room!.version)
   })
 
   it('answers a cursor ahead of the relay with a full sync', async () => {
