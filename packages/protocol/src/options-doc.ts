@@ -1,6 +1,8 @@
 /**
  * A room's options as a Yjs document: a last-writer-wins key–value on the Y.Array `options`, whose
- * entries are `{ key, val }` objects (the idea of y-utility's YKeyValue, written for Parlor).
+ * entries are `[key, value]` pairs of strings (the idea of y-utility's YKeyValue, written for
+ * Parlor). A pair encodes 8 bytes shorter than a `{ key, val }` object, the form documents were
+ * written in before, which is still read and accepted.
  *
  * - **set** deletes the key's live entries and inserts one new entry; **delete** deletes them.
  * - Concurrent sets of one key leave several live entries: the **rightmost wins** on every replica
@@ -33,38 +35,50 @@ export function newOptionsDoc(): Y.Doc {
   return new Y.Doc({ guid: OPTIONS_ROOT })
 }
 
-/** One entry of the options array. */
+/** One entry of the options array, as read (whichever form it is stored in). */
 export interface OptionEntry {
   key: string
   val: string
 }
 
+/** An entry as stored: a `[key, value]` pair, or a `{ key, val }` object (documents written before pairs). */
+export type StoredOptionEntry = readonly [string, string] | OptionEntry
+
 /** The options array of `doc` (created on first use). */
-export function optionsArray(doc: Y.Doc): Y.Array<OptionEntry> {
-  return doc.getArray<OptionEntry>(OPTIONS_ROOT)
+export function optionsArray(doc: Y.Doc): Y.Array<StoredOptionEntry> {
+  return doc.getArray<StoredOptionEntry>(OPTIONS_ROOT)
 }
 
-const isEntry = (v: unknown): v is OptionEntry =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as OptionEntry).key === 'string' && typeof (v as OptionEntry).val === 'string'
+/** The entry a stored value holds: a pair of strings, or an object with exactly `key` and `val` strings; else undefined. */
+function entryOf(v: unknown): OptionEntry | undefined {
+  if (Array.isArray(v)) {
+    return v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' ? { key: v[0], val: v[1] } : undefined
+  }
+  if (typeof v !== 'object' || v === null) return undefined
+  const o = v as Record<string, unknown>
+  const isPair = Object.keys(o).length === 2 && Object.hasOwn(o, 'key') && Object.hasOwn(o, 'val')
+  return isPair && typeof o.key === 'string' && typeof o.val === 'string' ? { key: o.key, val: o.val } : undefined
+}
 
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** The options map: for each key, the value of its rightmost live entry. Malformed entries are skipped. */
 export function readOptions(doc: Y.Doc): RoomOptions {
   const out: RoomOptions = {}
-  for (const e of optionsArray(doc).toArray()) {
-    if (isEntry(e) && !RESERVED.has(e.key)) out[e.key] = e.val
+  for (const v of optionsArray(doc).toArray()) {
+    const e = entryOf(v)
+    if (e && !RESERVED.has(e.key)) out[e.key] = e.val
   }
   return out
 }
 
-/** Live entries with their index, in document order. */
-function liveEntries(arr: Y.Array<OptionEntry>): { index: number; entry: unknown }[] {
-  return arr.toArray().map((entry, index) => ({ index, entry }))
+/** Live entries with their index, in document order (`entry` undefined: malformed). */
+function liveEntries(arr: Y.Array<StoredOptionEntry>): { index: number; entry: OptionEntry | undefined }[] {
+  return arr.toArray().map((v, index) => ({ index, entry: entryOf(v) }))
 }
 
 /** Deletes the entries at `indexes` (any order). */
-function deleteAt(arr: Y.Array<OptionEntry>, indexes: number[]): void {
+function deleteAt(arr: Y.Array<StoredOptionEntry>, indexes: number[]): void {
   for (const i of [...indexes].sort((a, b) => b - a)) arr.delete(i, 1)
 }
 
@@ -74,7 +88,7 @@ function deleteAt(arr: Y.Array<OptionEntry>, indexes: number[]): void {
  * tombstones merge. `Y.Array` has no public "insert after this item", so the item is built the way
  * Yjs' own list insertion builds it.
  */
-function insertEntry(doc: Y.Doc, arr: Y.Array<OptionEntry>, entry: OptionEntry, tr: Y.Transaction): void {
+function insertEntry(doc: Y.Doc, arr: Y.Array<StoredOptionEntry>, entry: StoredOptionEntry, tr: Y.Transaction): void {
   const own = doc.store.clients.get(doc.clientID)
   const last = own?.[own.length - 1]
   if (!(last instanceof Y.Item) || last.parent !== arr) {
@@ -102,8 +116,8 @@ function insertEntry(doc: Y.Doc, arr: Y.Array<OptionEntry>, entry: OptionEntry, 
 export function setOption(doc: Y.Doc, key: string, val: string): void {
   doc.transact((tr) => {
     const arr = optionsArray(doc)
-    deleteAt(arr, liveEntries(arr).filter((e) => isEntry(e.entry) && e.entry.key === key).map((e) => e.index))
-    insertEntry(doc, arr, { key, val }, tr)
+    deleteAt(arr, liveEntries(arr).filter((e) => e.entry?.key === key).map((e) => e.index))
+    insertEntry(doc, arr, [key, val], tr)
   })
 }
 
@@ -111,7 +125,7 @@ export function setOption(doc: Y.Doc, key: string, val: string): void {
 export function deleteOption(doc: Y.Doc, key: string): void {
   doc.transact(() => {
     const arr = optionsArray(doc)
-    deleteAt(arr, liveEntries(arr).filter((e) => isEntry(e.entry) && e.entry.key === key).map((e) => e.index))
+    deleteAt(arr, liveEntries(arr).filter((e) => e.entry?.key === key).map((e) => e.index))
   })
 }
 
@@ -151,7 +165,7 @@ export function removeDuplicateOptions(doc: Y.Doc): boolean {
   const losers: number[] = []
   for (let i = entries.length - 1; i >= 0; i--) {
     const { index, entry } = entries[i]!
-    if (!isEntry(entry) || seen.has(entry.key)) losers.push(index)
+    if (!entry || seen.has(entry.key)) losers.push(index)
     else seen.add(entry.key)
   }
   if (losers.length === 0) return false
@@ -210,7 +224,8 @@ export function compactOptionsState(updates: readonly Uint8Array[]): Uint8Array 
 /**
  * The state of a room whose options predate options documents: the entries in key order, written
  * by client 0 in one transaction. Deterministic, so every relay (and every read) makes the same
- * bytes and replicas that receive it twice hold it once.
+ * bytes and replicas that receive it twice hold it once — which is why its entries keep the
+ * `{ key, val }` form they had when relays first made these states.
  */
 export function legacyOptionsState(options: RoomOptions): Uint8Array {
   const doc = newOptionsDoc()
@@ -235,7 +250,7 @@ export interface ValidatedOptionsUpdate {
 
 /**
  * Applies `update` to a copy of the document held by `state` and checks the result: only the root
- * `options`, holding only `{ key, val }` string entries (no nested types, no map entries, no other
+ * `options`, holding only `[key, value]` string pairs (or `{ key, val }` objects) (no nested types, no map entries, no other
  * content), every dependency present, and the limits of SPEC §3 (64 keys, keys ≤ 64 bytes, values
  * ≤ 1 KiB, the map ≤ 8 KiB as JSON, the encoded document ≤ `LIMITS.maxOptionsDocBytes`). Duplicate
  * entries left by concurrent sets are removed (the rightmost stays). `state` itself is never changed.
@@ -370,7 +385,7 @@ export class ValidatedOptionsDoc {
       }
       checkStructure(this.doc, this.isChecked ? clocks : undefined)
       removeDuplicateOptions(this.doc)
-      for (const e of optionsArray(this.doc).toArray()) checkOptionEntry(e.key, e.val)
+      for (const { entry } of liveEntries(optionsArray(this.doc))) if (entry) checkOptionEntry(entry.key, entry.val)
       const options = readOptions(this.doc)
       checkOptions(options)
       const effective = this.parts.length === 1 ? this.parts[0]! : Y.mergeUpdates(this.parts)
@@ -438,13 +453,8 @@ function checkStructure(doc: Y.Doc, clocks?: ReadonlyMap<number, number>): void 
       if (!(s instanceof Y.Item)) continue
       if (s.parent !== arr || s.parentSub !== null) throw new ParlorError('validation', 'options entries must sit directly in the options array')
       if (s.deleted) continue
-      if (!(s.content instanceof Y.ContentAny)) throw new ParlorError('validation', 'options entries must be plain { key, val } objects')
-      for (const v of s.content.getContent()) {
-        const isOwnPair = isEntry(v) && Object.hasOwn(v, 'key') && Object.hasOwn(v, 'val') && Object.keys(v).length === 2
-        if (!isOwnPair) {
-          throw new ParlorError('validation', 'options entries must be { key, val } objects of strings')
-        }
-      }
+      const isPlain = s.content instanceof Y.ContentAny && s.content.getContent().every((v) => entryOf(v) !== undefined)
+      if (!isPlain) throw new ParlorError('validation', 'options entries must be [key, value] pairs of strings')
     }
   }
 }

@@ -154,7 +154,7 @@ describe('ValidatedOptionsDoc', () => {
     const live = new ValidatedOptionsDoc()
     expect(live.apply(captureUpdate(w, (d) => setOption(d, 'a', '1'))!).options).toEqual({ a: '1' })
     const hostile = captureUpdate(w, (d) => (optionsArray(d) as unknown as Y.Array<unknown>).push([new Y.Map()]))!
-    expect(() => live.apply(hostile)).toThrow(/plain/)
+    expect(() => live.apply(hostile)).toThrow(/pairs of strings/)
     expect(live.options).toEqual({ a: '1' })
     const w2 = optionsDocFrom([live.state])
     expect(live.apply(captureUpdate(w2, (d) => setOption(d, 'b', '2'))!).options).toEqual({ a: '1', b: '2' })
