@@ -171,7 +171,7 @@ export class CachingTx implements StorageTx {
     return this.inner.listActiveRoomIds(userId)
   }
 
-  // ---- passed through (no room rows read) ------------------------------------------------------
+  // ---- passed through (no cached rows read) ----------------------------------------------------
 
   epoch(): Promise<number> {
     return this.inner.epoch()
