@@ -251,8 +251,9 @@ export interface ValidatedOptionsUpdate {
 /**
  * Applies `update` to a copy of the document held by `state` and checks the result: only the root
  * `options`, holding only `[key, value]` string pairs or `{ key, val }` string objects (no nested
- * types, no map entries, no other content), every dependency present, and the limits of SPEC §3 (64 keys, keys ≤ 64 bytes, values
- * ≤ 1 KiB, the map ≤ 8 KiB as JSON, the encoded document ≤ `LIMITS.maxOptionsDocBytes`). Duplicate
+ * types, no map entries, no other content), every dependency present, and the limits of SPEC §3
+ * (64 keys, keys ≤ 64 bytes, values ≤ 1 KiB, the map ≤ 8 KiB as JSON, the encoded document ≤
+ * `LIMITS.maxOptionsDocBytes`). Duplicate
  * entries left by concurrent sets are removed (the rightmost stays). `state` itself is never changed.
  *
  * @throws ParlorError `validation` (malformed or hostile bytes, wrong structure) or `limit_exceeded`;
