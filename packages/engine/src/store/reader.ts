@@ -19,16 +19,16 @@ interface Needs {
   comments?: boolean
 }
 
-/**
- * Every read of the engine, answered from IndexedDB alone: base rows with the outbox applied on top.
- * Reads run inside one read-only transaction so they see one consistent state, and are plain async
- * functions of the database, so `liveQuery` can re-run them when any table they touch changes.
- */
 /** Up to this many rooms are read with their own queued mutations only (see `rooms`). */
 const FEW_ROOMS = 8
 /** Queued mutations a reader remembers (see `Reader.known`); past this many, it forgets them all at once. */
 const MAX_KNOWN_QUEUED = 20_000
 
+/**
+ * Every read of the engine, answered from IndexedDB alone: base rows with the outbox applied on top.
+ * Reads run inside one read-only transaction so they see one consistent state, and are plain async
+ * functions of the database, so `liveQuery` can re-run them when any table they touch changes.
+ */
 export class Reader {
   /**
    * The queued mutations this reader has read, by outbox seq. A row's room and mutation never change

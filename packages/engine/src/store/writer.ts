@@ -255,7 +255,7 @@ export class Writer {
    * change (a lost update, a relay that rebuilt a gap without it): then the row's, and a resync.
    */
   private async baseOptions(r: RoomRecord, isRemoved: boolean, ch: Changes): Promise<RoomOptions> {
-    return isRemoved ? {} : this.optionsToKeep(r, isRemoved, await this.db.optionDocs.get(r.id), ch)
+    return this.optionsToKeep(r, isRemoved, isRemoved ? undefined : await this.db.optionDocs.get(r.id), ch)
   }
 
   /** `baseOptions` with the room's stored document at hand. */
