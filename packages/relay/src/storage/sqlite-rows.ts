@@ -82,6 +82,13 @@ export function participantFromRow(r: Row, prefix = ''): ParticipantRecord {
   }
 }
 
+/**
+ * The order of participant lists, (joinedAt, userId), as SQLite sorts them (user ids are ASCII, so
+ * comparing JS strings compares their bytes).
+ */
+export const byJoinOrder = (a: ParticipantRecord, b: ParticipantRecord): number =>
+  a.joinedAt - b.joinedAt || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)
+
 export function participantToRow(p: ParticipantRecord): Row {
   return {
     room_id: p.roomId,

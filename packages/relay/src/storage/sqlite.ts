@@ -74,9 +74,15 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     putRoom: db.prepare(insertSql('rooms', ROOM_COLS)),
     getParticipant: db.prepare(`SELECT * FROM participants WHERE room_id = ? AND user_id = ?`),
     putParticipant: db.prepare(insertSql('participants', PART_COLS)),
-    listParticipants: db.prepare(
+    // Paged in (joinedAt, userId) order by SQLite (a channel's list is long); a whole list (a group's
+    // few rows) is sorted in JS: SQLite would sort it in a temporary B-tree, which costs more than the
+    // search itself (a full catch-up lists every room's participants).
+    listParticipantsPage: db.prepare(
       `SELECT * FROM participants WHERE room_id = @roomId AND (@all = 1 OR is_removed = 0) AND version > @since
        ORDER BY joined_at, user_id LIMIT @limit OFFSET @offset`,
+    ),
+    listParticipants: db.prepare(
+      `SELECT * FROM participants WHERE room_id = @roomId AND (@all = 1 OR is_removed = 0) AND version > @since`,
     ),
     countParticipants: db.prepare(`SELECT count(*) FROM participants WHERE room_id = ? AND is_removed = 0`).pluck(),
     listMemberships: db.prepare(
@@ -102,10 +108,6 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     ),
     listActiveRoomIds: db.prepare(`SELECT room_id FROM participants WHERE user_id = ? AND is_removed = 0`).pluck(),
     getCommentByUniqueId: db.prepare(`SELECT * FROM comments WHERE room_id = ? AND unique_id = ?`),
-    listComments: db.prepare(
-      `SELECT * FROM (SELECT * FROM comments WHERE room_id = @roomId AND id < @before AND seq > @since
-       ORDER BY id DESC LIMIT @limit) ORDER BY id`,
-    ),
     insertComment: db.prepare(
       `INSERT INTO comments (room_id, id, unique_id, sender_id, sender_name, sender_avatar_url, text, type, payload,
        extras, timestamp, seq) VALUES (@room_id, @id, @unique_id, @sender_id, @sender_name, @sender_avatar_url, @text,
@@ -126,6 +128,23 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     deleteOptionsUpdates: db.prepare(`DELETE FROM options_updates WHERE room_id = ?`),
   }
 
+  /**
+   * The newest comments of a room, newest first as the primary key reads them (reversed in JS: a
+   * sort in SQL costs a temporary B-tree), one statement per limit: SQLite runs this query in less
+   * than half the time with the limit written in it than with the limit bound (measured, ~5 vs 12 µs).
+   * Limits are integers the query schemas bound, so there are few.
+   */
+  const newestComments = new Map<number, Database.Statement>()
+  const listNewestComments = (limit: number): Database.Statement => {
+    let st = newestComments.get(limit)
+    if (!st) {
+      if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a comment limit is a non-negative integer, not ${limit}`)
+      st = db.prepare(`SELECT * FROM comments WHERE room_id = ? AND id < ? AND seq > ? ORDER BY id DESC LIMIT ${limit}`)
+      newestComments.set(limit, st)
+    }
+    return st
+  }
+
   const reader: StorageReader = {
     currentSeq: async () => s.currentSeq.get() as number,
     epoch: async () => s.epoch.get() as number,
@@ -141,14 +160,15 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       const r = s.getParticipant.get(roomId, userId) as Record<string, unknown> | undefined
       return r && rows.participantFromRow(r)
     },
-    listParticipants: async (roomId, o = {}) =>
-      (s.listParticipants.all({
-        roomId,
-        all: o.includeRemoved ? 1 : 0,
-        since: o.sinceVersion ?? -1,
-        limit: o.limit ?? -1,
-        offset: o.offset ?? 0,
-      }) as Record<string, unknown>[]).map((r) => rows.participantFromRow(r)),
+    listParticipants: async (roomId, o = {}) => {
+      const where = { roomId, all: o.includeRemoved ? 1 : 0, since: o.sinceVersion ?? -1 }
+      if (o.limit !== undefined || o.offset !== undefined) {
+        const page = s.listParticipantsPage.all({ ...where, limit: o.limit ?? -1, offset: o.offset ?? 0 }) as Record<string, unknown>[]
+        return page.map((r) => rows.participantFromRow(r))
+      }
+      const found = (s.listParticipants.all(where) as Record<string, unknown>[]).map((r) => rows.participantFromRow(r))
+      return found.sort(rows.byJoinOrder)
+    },
     countParticipants: async (roomId) => s.countParticipants.get(roomId) as number,
     listMemberships: async (userId, since) => {
       const isRecent = (s.currentSeq.get() as number) - since <= RECENT_SEQS
@@ -161,12 +181,9 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       return r && rows.commentFromRow(r)
     },
     listComments: async (roomId, o) =>
-      (s.listComments.all({
-        roomId,
-        before: o.beforeId ?? Number.MAX_SAFE_INTEGER,
-        since: o.sinceSeq ?? -1,
-        limit: o.limit,
-      }) as Record<string, unknown>[]).map(rows.commentFromRow),
+      (listNewestComments(o.limit).all(roomId, o.beforeId ?? Number.MAX_SAFE_INTEGER, o.sinceSeq ?? -1) as Record<string, unknown>[])
+        .map(rows.commentFromRow)
+        .reverse(),
     countUnread: async (roomId, userId, afterId) => s.countUnread.get(roomId, afterId, userId) as number,
     getMutationResult: async (userId, mutationId) => {
       const t = s.getMutation.get(userId, mutationId) as string | undefined
