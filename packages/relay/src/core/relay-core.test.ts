@@ -1,6 +1,6 @@
 import { splitSyncFrame } from './split-sync-frame.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { LIMITS, type Mutation, type MutationArgs, type MutationName } from '@parlor/protocol'
+import { LIMITS, type Mutation, type MutationArgs, type MutationName, type SyncFrame } from '@parlor/protocol'
 import { createInProcessFanout } from '../fanout/in-process.js'
 import type { RelayChange } from '../fanout/fanout.js'
 import { noopLogger } from '../logger.js'
@@ -153,9 +153,10 @@ describe('relay core', () => {
     }
     const { frame } = await core.catchUp('a', 0)
     expect(JSON.stringify(frame).length).toBeGreaterThan(LIMITS.maxFrameBytes)
-    const frames = splitSyncFrame(frame)
-    expect(frames.length).toBeGreaterThan(1)
-    for (const f of frames) expect(JSON.stringify(f).length).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
+    const encoded = splitSyncFrame(frame)
+    expect(encoded.length).toBeGreaterThan(1)
+    for (const { text } of encoded) expect(Buffer.byteLength(text)).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
+    const frames = encoded.map(({ text }) => JSON.parse(text) as SyncFrame)
     expect(frames.flatMap((f) => f.rooms.map((r) => r.id))).toEqual(frame.rooms.map((r) => r.id))
     const perRoom = frames.flatMap((f) => f.comments).filter((c) => c.roomId === 'g:r0')
     expect(perRoom.map((c) => c.uniqueId).filter((u) => u.startsWith('c'))).toHaveLength(LIMITS.roomComments)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import type { SyncFrame } from '@parlor/protocol'
+import { utf8Length, type SyncFrame } from '@parlor/protocol'
 import { splitSyncFrame } from './split-sync-frame.js'
 
 const room = (id: string) => ({
@@ -27,15 +27,22 @@ function frameOf(rooms: number, perRoom: number): SyncFrame {
 describe('splitSyncFrame', () => {
   it('keeps a small catch-up in one frame', () => {
     const f = frameOf(3, 2)
-    expect(splitSyncFrame(f)).toEqual([f])
+    const frames = splitSyncFrame(f)
+    expect(frames.map((p) => p.frame)).toEqual([f])
+    expect(JSON.parse(frames[0]!.text)).toEqual(f)
   })
 
   it('splits a large catch-up into frames within the limit that together hold everything, in order (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 4_000, max: 60_000 }), (rooms, perRoom, max) => {
         const f = frameOf(rooms, perRoom)
-        const frames = splitSyncFrame(f, max)
-        for (const part of frames) expect(JSON.stringify(part).length).toBeLessThanOrEqual(max)
+        const encoded = splitSyncFrame(f, max)
+        // What is sent is each frame's JSON, within the limit.
+        for (const { frame, text } of encoded) {
+          expect(utf8Length(text)).toBeLessThanOrEqual(max)
+          expect(JSON.parse(text)).toEqual(frame)
+        }
+        const frames = encoded.map((p) => p.frame)
         expect(frames.slice(0, -1).every((p) => p.more === true)).toBe(true)
         expect(frames.at(-1)!.more).toBeUndefined()
         expect(frames.every((p) => p.cursor === 42 && p.isFull && p.epoch === 7)).toBe(true)

@@ -207,7 +207,7 @@ export class Connection {
     for (const roomId of activeRoomIds) this.rooms.add(roomId)
     this.o.registry.goLive(this, this.rooms)
     this.state = 'live'
-    for (const part of splitSyncFrame(sync)) this.enqueue(async () => this.send(part))
+    for (const part of splitSyncFrame(sync)) this.enqueue(async () => this.sendText(part.text))
     this.logger.debug('socket ready', { cursor: frame.cursor, syncCursor: sync.cursor, rooms: this.rooms.size })
     const buffered = this.buffer
     this.buffer = []
