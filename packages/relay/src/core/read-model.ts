@@ -12,6 +12,7 @@ import {
 } from '@parlor/protocol'
 import type { StorageReader } from '../storage/relay-storage.js'
 import { fitSyncFrame } from './fit-sync-frame.js'
+import { SyncFrameWriter, type EncodedSyncFrame, type SyncFrameHead } from './sync-frame-writer.js'
 import { requireReadable, requireRoom } from './guards.js'
 import { OptionsDocs } from './options-docs.js'
 
@@ -81,35 +82,78 @@ export interface CatchUp {
   activeRoomIds: string[]
 }
 
+/** A catch-up written as frames while it is read (see {@link streamCatchUp}). */
+export interface StreamedCatchUp {
+  /** The seq the catch-up is complete up to (every frame's cursor). */
+  cursor: number
+  activeRoomIds: string[]
+}
+
 /**
- * Everything that changed for `userId` after `cursor` (PROTOCOL.md, socket step 2). A cursor of 0 or
- * one ahead of the relay or of another database (`epoch`) gives a full sync. For channels only the user's own
- * participant row is sent.
+ * Everything that changed for `userId` after `cursor` (PROTOCOL.md, socket step 2), as one frame
+ * (HTTP sends it as one body). A cursor of 0 or one ahead of the relay or of another database
+ * (`epoch`) gives a full sync. For channels only the user's own participant row is sent.
  */
 export async function catchUp(reader: StorageReader, userId: string, cursor: number, epoch: number | undefined, docs: OptionsDocs): Promise<CatchUp> {
+  let frame: SyncFrame | undefined
+  const { activeRoomIds } = await readCatchUp(reader, userId, cursor, epoch, docs, (head) => {
+    const whole: SyncFrame = (frame = { ...head, rooms: [], participants: [], comments: [] })
+    return {
+      add(room, participants, comments) {
+        whole.rooms.push(room)
+        whole.participants.push(...participants)
+        whole.comments.push(...comments)
+      },
+      end() {},
+    }
+  })
+  return { frame: frame!, activeRoomIds }
+}
+
+/**
+ * The same catch-up as {@link catchUp}, handed to `emit` as frames engines accept (a socket's), each
+ * as soon as it is full: the engine stores the first rooms while the next are read.
+ */
+export async function streamCatchUp(
+  reader: StorageReader,
+  userId: string,
+  cursor: number,
+  epoch: number | undefined,
+  docs: OptionsDocs,
+  emit: (frame: EncodedSyncFrame) => void,
+): Promise<StreamedCatchUp> {
+  return readCatchUp(reader, userId, cursor, epoch, docs, (head) => new SyncFrameWriter(head, emit))
+}
+
+type CatchUpSink = Pick<SyncFrameWriter, 'add' | 'end'>
+
+async function readCatchUp(
+  reader: StorageReader,
+  userId: string,
+  cursor: number,
+  epoch: number | undefined,
+  docs: OptionsDocs,
+  sinkFor: (head: SyncFrameHead) => CatchUpSink,
+): Promise<StreamedCatchUp> {
   const [current, relayEpoch] = [await reader.currentSeq(), await reader.epoch()]
   const isFull = cursor <= 0 || cursor > current || (epoch !== undefined && epoch !== relayEpoch)
   const since = isFull ? 0 : cursor
-  const frame: SyncFrame = { type: 'sync', userId, cursor: current, isFull, epoch: relayEpoch, rooms: [], participants: [], comments: [] }
+  const out = sinkFor({ type: 'sync', userId, cursor: current, isFull, epoch: relayEpoch })
   for (const { room, me } of await reader.listMemberships(userId, since)) {
     if (me.isRemoved) {
       // After their removal, a room's changes are none of the removed user's business.
-      if (me.version <= since) continue
-      frame.rooms.push(await memberRoom(reader, room, me))
-      frame.participants.push(me)
+      if (me.version > since) out.add(await memberRoom(reader, room, me), [me], [])
       continue
     }
     // Options documents only of rooms whose options changed after the cursor: unchanged rooms cost nothing.
-    frame.rooms.push(await withOptionsState(reader, docs, await memberRoom(reader, room, me), isFull ? undefined : since))
-    if (room.type === 'channel') {
-      if (me.version > since) frame.participants.push(me)
-    } else {
-      frame.participants.push(...(await reader.listParticipants(room.id, { includeRemoved: true, sinceVersion: since })))
-    }
-    frame.comments.push(...(await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since })))
+    const seen = await withOptionsState(reader, docs, await memberRoom(reader, room, me), isFull ? undefined : since)
+    let participants: ParticipantRecord[]
+    if (room.type !== 'channel') participants = await reader.listParticipants(room.id, { includeRemoved: true, sinceVersion: since })
+    else participants = me.version > since ? [me] : []
+    out.add(seen, participants, await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since }))
   }
-  // Whole: the socket splits it into frames engines accept (splitSyncFrame); HTTP sends it as one body.
-  return { frame, activeRoomIds: await reader.listActiveRoomIds(userId) }
+  out.end()
+  return { cursor: current, activeRoomIds: await reader.listActiveRoomIds(userId) }
 }
 
 /**

@@ -1,4 +1,3 @@
-import { splitSyncFrame } from './split-sync-frame.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { LIMITS, type Mutation, type MutationArgs, type MutationName, type SyncFrame } from '@parlor/protocol'
 import { createInProcessFanout } from '../fanout/in-process.js'
@@ -143,7 +142,7 @@ describe('relay core', () => {
     expect(await storage.read((r) => r.getRoom('g:after'))).toBeUndefined()
   })
 
-  it('splits a large catch-up into frames within the limit, losing no room or comment', async () => {
+  it('streams a large catch-up as frames within the limit that together hold all of it', async () => {
     const { core, seedUsers, apply } = await setup()
     await seedUsers(['a'])
     const text = 'x'.repeat(2000)
@@ -153,11 +152,16 @@ describe('relay core', () => {
     }
     const { frame } = await core.catchUp('a', 0)
     expect(JSON.stringify(frame).length).toBeGreaterThan(LIMITS.maxFrameBytes)
-    const encoded = splitSyncFrame(frame)
-    expect(encoded.length).toBeGreaterThan(1)
-    for (const { text } of encoded) expect(Buffer.byteLength(text)).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
-    const frames = encoded.map(({ text }) => JSON.parse(text) as SyncFrame)
-    expect(frames.flatMap((f) => f.rooms.map((r) => r.id))).toEqual(frame.rooms.map((r) => r.id))
+    const texts: string[] = []
+    const streamed = await core.streamCatchUp('a', 0, undefined, ({ text }) => texts.push(text))
+    expect(streamed.cursor).toBe(frame.cursor)
+    expect(texts.length).toBeGreaterThan(1)
+    for (const text of texts) expect(Buffer.byteLength(text)).toBeLessThanOrEqual(LIMITS.maxFrameBytes)
+    const frames = texts.map((text) => JSON.parse(text) as SyncFrame)
+    expect(frames.map((f) => f.more)).toEqual([...frames.slice(1).map(() => true), undefined])
+    expect(frames.flatMap((f) => f.rooms)).toEqual(frame.rooms)
+    expect(frames.flatMap((f) => f.participants)).toEqual(frame.participants)
+    expect(frames.flatMap((f) => f.comments)).toEqual(frame.comments)
     const perRoom = frames.flatMap((f) => f.comments).filter((c) => c.roomId === 'g:r0')
     expect(perRoom.map((c) => c.uniqueId).filter((u) => u.startsWith('c'))).toHaveLength(LIMITS.roomComments)
     expect(perRoom.at(-1)?.uniqueId).toBe('c19')

@@ -20,7 +20,8 @@ import type { RelayStorage, StorageReader, StorageTx, UserRow } from '../storage
 import { withRowCache } from '../storage/row-cache.js'
 import { addParticipants, removeParticipants } from './member-mutations.js'
 import { markAsRead, sendComment } from './comment-mutations.js'
-import { catchUp, roomSync, runQuery, type CatchUp } from './read-model.js'
+import { catchUp, roomSync, runQuery, streamCatchUp, type CatchUp, type StreamedCatchUp } from './read-model.js'
+import type { EncodedSyncFrame } from './sync-frame-writer.js'
 import { chatTarget, createGroupRoom, getOrCreateChannel, updateOptions, updateRoom } from './room-mutations.js'
 import { OptionsDocs } from './options-docs.js'
 import { createGroupCommit } from './group-commit.js'
@@ -248,6 +249,9 @@ export function createRelayCore(options: RelayCoreOptions) {
     query: (userId: string, body: unknown) => read((r) => runQuery(r, userId, body, optionsDocs)),
     catchUp: (userId: string, cursor: number, epoch?: number): Promise<CatchUp> =>
       read((r) => catchUp(r, userId, cursor, epoch, optionsDocs)),
+    /** The catch-up as frames a socket sends, each handed to `emit` as soon as it is full (see streamCatchUp). */
+    streamCatchUp: (userId: string, cursor: number, epoch: number | undefined, emit: (frame: EncodedSyncFrame) => void): Promise<StreamedCatchUp> =>
+      read((r) => streamCatchUp(r, userId, cursor, epoch, optionsDocs, emit)),
     roomSync: (userId: string, roomId: string, cursor: number) => read((r) => roomSync(r, userId, roomId, cursor, optionsDocs)),
 
     /**

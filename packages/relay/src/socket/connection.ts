@@ -3,7 +3,6 @@
  * mutate/query/ping/auth/report frames. Inbound frames are handled one at a time, in order; everything sent goes
  * through one outbound queue, so a mutation's change frames always precede the ack that answers it.
  */
-import { splitSyncFrame } from '../core/split-sync-frame.js'
 import {
   CLOSE_CODES,
   ERROR_CODES,
@@ -194,21 +193,21 @@ export class Connection {
     this.o.registry.addSyncing(this)
     let catchUp
     try {
-      catchUp = await this.o.core.catchUp(this.userId, frame.cursor, frame.epoch)
+      // Each frame goes out as soon as it is full (before changes buffered meanwhile, which follow it).
+      catchUp = await this.o.core.streamCatchUp(this.userId, frame.cursor, frame.epoch, ({ text }) => this.enqueue(async () => this.sendText(text)))
     } catch (e) {
       // A syncing connection receives every change: never leave one behind in that state.
       const err = toParlorError(e)
       if (err.code === 'internal') this.logger.error('catch-up failed', { err: e })
       return this.close(err.code === 'closed' ? CLOSE_CODES.goingAway : 1011, `catch-up failed: ${err.message}`)
     }
-    const { frame: sync, activeRoomIds } = catchUp
+    const { cursor, activeRoomIds } = catchUp
     if (this.state !== 'syncing') return
-    this.floor = sync.cursor
+    this.floor = cursor
     for (const roomId of activeRoomIds) this.rooms.add(roomId)
     this.o.registry.goLive(this, this.rooms)
     this.state = 'live'
-    for (const part of splitSyncFrame(sync)) this.enqueue(async () => this.sendText(part.text))
-    this.logger.debug('socket ready', { cursor: frame.cursor, syncCursor: sync.cursor, rooms: this.rooms.size })
+    this.logger.debug('socket ready', { cursor: frame.cursor, syncCursor: cursor, rooms: this.rooms.size })
     const buffered = this.buffer
     this.buffer = []
     for (const change of buffered) this.onChange(change)

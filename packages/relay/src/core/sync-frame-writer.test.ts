@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { utf8Length, type SyncFrame } from '@parlor/protocol'
-import { splitSyncFrame } from './split-sync-frame.js'
+import { SyncFrameWriter, type EncodedSyncFrame } from './sync-frame-writer.js'
 
 const room = (id: string) => ({
   id, uniqueId: id, type: 'group' as const, name: `room ${id}`, avatarUrl: '', options: { k: 'v'.repeat(50) }, participantCount: 2,
@@ -24,19 +24,52 @@ function frameOf(rooms: number, perRoom: number): SyncFrame {
   }
 }
 
-describe('splitSyncFrame', () => {
+/** The frames the writer makes of a whole catch-up. */
+function split(frame: SyncFrame, max?: number): EncodedSyncFrame[] {
+  const { rooms, participants, comments, ...head } = frame
+  const out: EncodedSyncFrame[] = []
+  const writer = new SyncFrameWriter(head, (f) => out.push(f), max)
+  for (const room of rooms) writer.add(room, participants.filter((p) => p.roomId === room.id), comments.filter((c) => c.roomId === room.id))
+  writer.end()
+  return out
+}
+
+describe('SyncFrameWriter', () => {
   it('keeps a small catch-up in one frame', () => {
     const f = frameOf(3, 2)
-    const frames = splitSyncFrame(f)
+    const frames = split(f)
     expect(frames.map((p) => p.frame)).toEqual([f])
     expect(JSON.parse(frames[0]!.text)).toEqual(f)
+  })
+
+  it('hands a frame on as soon as the next room does not fit, before the catch-up ends', () => {
+    const { rooms, participants, comments, ...head } = frameOf(40, 5)
+    const out: EncodedSyncFrame[] = []
+    const writer = new SyncFrameWriter(head, (f) => out.push(f), 8_000)
+    let addedWhenFirst = -1
+    rooms.forEach((room, i) => {
+      writer.add(room, participants.filter((p) => p.roomId === room.id), comments.filter((c) => c.roomId === room.id))
+      if (out.length > 0 && addedWhenFirst < 0) addedWhenFirst = i + 1
+    })
+    expect(addedWhenFirst).toBeGreaterThan(1)
+    expect(addedWhenFirst).toBeLessThan(rooms.length)
+    expect(JSON.parse(out[0]!.text)).toMatchObject({ more: true, rooms: rooms.slice(0, addedWhenFirst - 1) })
+    writer.end()
+    expect(out.at(-1)!.frame.more).toBeUndefined()
+  })
+
+  it('writes an empty catch-up as one frame', () => {
+    const head = { type: 'sync' as const, userId: 'a', cursor: 42, isFull: true, epoch: 7 }
+    const out: EncodedSyncFrame[] = []
+    new SyncFrameWriter(head, (f) => out.push(f)).end()
+    expect(out.map((f) => JSON.parse(f.text))).toEqual([{ ...head, rooms: [], participants: [], comments: [] }])
   })
 
   it('splits a large catch-up into frames within the limit that together hold everything, in order (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 4_000, max: 60_000 }), (rooms, perRoom, max) => {
         const f = frameOf(rooms, perRoom)
-        const encoded = splitSyncFrame(f, max)
+        const encoded = split(f, max)
         // What is sent is each frame's JSON, within the limit.
         for (const { frame, text } of encoded) {
           expect(utf8Length(text)).toBeLessThanOrEqual(max)
