@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { CLOSE_CODES, readOptions, setOption } from '@parlor/protocol'
+import { CLOSE_CODES, optionsArray, readOptions, setOption } from '@parlor/protocol'
 import { defer, query, session, sharedRelay, signedInMany, syncAll, uid, type TestRelay } from './harness.js'
 
 const relay = sharedRelay()
@@ -73,6 +73,45 @@ describe('y-websocket interop', () => {
     setOption(q.doc, 'zoom', '3')
     await expect.poll(() => readOptions(p.doc).zoom).toBe('3')
     await expect.poll(async () => (await alice.getRoomById(room.id)).options.zoom).toBe('3')
+  })
+
+  it('sends an update to the other providers, not back to the one that sent it, unless the relay added to it', async () => {
+    const [alice, bob] = await signedInMany(relay(), ['alice', 'bob'])
+    const room = await alice.createGroupRoom('Echo', [bob.userId], { options: { background: 'blue' } })
+    await syncAll(alice, bob)
+    const p = provider(relay(), room.id, relay().mintToken(alice.userId))
+    const q = provider(relay(), room.id, relay().mintToken(bob.userId))
+    await within(Promise.all([p.synced, q.synced]), 'both providers to sync')
+    const updatesTo = (o: Opened) => {
+      const got: Uint8Array[] = []
+      // A sync message (0) of type update (2).
+      ;(o.provider.ws as unknown as WebSocket).on('message', (data: ArrayBuffer) => {
+        const bytes = new Uint8Array(data)
+        if (bytes[0] === 0 && bytes[1] === 2) got.push(bytes)
+      })
+      return got
+    }
+    const [toP, toQ] = [updatesTo(p), updatesTo(q)]
+    setOption(p.doc, 'lat', '52.5')
+    await expect.poll(() => readOptions(q.doc).lat).toBe('52.5')
+    // The relay writes to a socket in order: an echo of p's update would reach p before q's.
+    setOption(q.doc, 'zoom', '3')
+    await expect.poll(() => readOptions(p.doc).zoom).toBe('3')
+    expect([toP.length, toQ.length]).toEqual([1, 1])
+
+    // Offline, q sets a key p sets too: the relay removes the losing entry when q's update comes,
+    // and that removal (more than q sent) reaches q as well.
+    q.provider.disconnect()
+    await expect.poll(() => q.provider.wsconnected).toBe(false)
+    setOption(q.doc, 'color', 'red')
+    setOption(p.doc, 'color', 'green')
+    await expect.poll(async () => (await alice.getRoomById(room.id)).options.color).toBe('green')
+    q.provider.connect()
+    const colorEntries = (doc: Y.Doc) => optionsArray(doc).toArray().filter((e) => ('key' in e ? e.key : e[0]) === 'color')
+    // Before q's update reaches the relay each has its own entry; then q holds both until the removal comes.
+    const converged = () => [colorEntries(q.doc).length, colorEntries(p.doc).length, readOptions(q.doc).color === readOptions(p.doc).color]
+    expect(converged()).toEqual([1, 1, false])
+    await expect.poll(converged).toEqual([1, 1, true])
   })
 
   it('refuses a provider without a valid token, of a room it may not open, or of a room that does not exist', async () => {

@@ -14,7 +14,7 @@ import {
   type ParticipantRecord,
   type RoomRecord,
 } from '@parlor/protocol'
-import type { RelayChange } from '../fanout/fanout.js'
+import { echoOrigin, type RelayChange } from '../fanout/fanout.js'
 import { noopLogger } from '../logger.js'
 import type { RelayStorage, StorageTx } from '../storage/relay-storage.js'
 import { createSqliteStorage } from '../storage/sqlite.js'
@@ -95,6 +95,22 @@ describe('options update queue', () => {
     expect(optionsOfState(decodeOptionsUpdate(published[0]!.optionsUpdate!))).toEqual({ x: '2' })
     expect(optionsOfState(await stored('g:1'))).toEqual({ x: '2' })
     expect(optionsOfState(await stored('g:2'))).toEqual({ y: '1' })
+  })
+
+  it('marks a change that is exactly one sender\'s update with that sender, and no other change', async () => {
+    const { queue, published } = await setup(['g:1', 'g:2'])
+    const [alice, bob] = [{ socket: 'alice' }, { socket: 'bob' }]
+    const doc = (clientId: number) => optionsDocFrom([], clientId)
+    // Alone in its room: the change is the update as sent.
+    expect(await queue.submit('alice', 'g:1', captureUpdate(doc(1), (d) => setOption(d, 'x', '1'))!, alice)).toBe(true)
+    // Two updates of one room in one group: each sender lacks the other's.
+    await settle([
+      queue.submit('alice', 'g:2', captureUpdate(doc(2), (d) => setOption(d, 'y', '1'))!, alice),
+      queue.submit('bob', 'g:2', captureUpdate(doc(3), (d) => setOption(d, 'z', '1'))!, bob),
+    ])
+    // The same key set by another client without having seen alice's entry: the relay removes one.
+    expect(await queue.submit('bob', 'g:1', captureUpdate(doc(4), (d) => setOption(d, 'x', '2'))!, bob)).toBe(true)
+    expect(published.map((c) => [c.roomId, echoOrigin(c)])).toEqual([['g:1', alice], ['g:2', undefined], ['g:1', undefined]])
   })
 
   it('answers a refused update alone with its code; the others of its group are applied and the document is unharmed', async () => {

@@ -12,7 +12,7 @@
  * itself fails, none of the group was applied and every update of it gets the error.
  */
 import { ParlorError, type RoomRecord } from '@parlor/protocol'
-import type { RelayChange } from '../fanout/fanout.js'
+import { markEcho, type RelayChange } from '../fanout/fanout.js'
 import type { StorageTx, UserRow } from '../storage/relay-storage.js'
 import { createGroupCommit, type RunWrite } from './group-commit.js'
 import { requireActive, requireRoom } from './guards.js'
@@ -33,6 +33,8 @@ interface Pending {
   userId: string
   roomId: string
   update: Uint8Array
+  /** Who sent it (a socket), marked on the room's change when that is exactly its update (see `markEcho`). */
+  origin?: object
 }
 
 /** An update's outcome: whether it changed anything, or why it was refused. */
@@ -59,7 +61,8 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
   /** Checks and stores the batch: one outcome per update (whether it changed anything, or its refusal). */
   async function applyBatch(tx: StorageTx, batch: Pending[]): Promise<{ value: Outcome[]; changes: RelayChange[] }> {
     const users = new Map<string, UserRow | undefined>()
-    const rooms = new Map<string, { room: RoomRecord; scope?: WriteScope; isChanged: boolean }>()
+    /** Per room: what changed it (`by`: the one update that did, while only one did, and its sender has all of the change). */
+    const rooms = new Map<string, { room: RoomRecord; scope?: WriteScope; isChanged: boolean; by?: Pending | null }>()
     const access = new Map<string, ParlorError | undefined>()
     const outcomes: Outcome[] = []
     /** The checks of one update: only reads, so a refusal leaves nothing to undo. */
@@ -91,6 +94,9 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
       // Storing is no check: if it fails, the transaction fails (flush answers every update).
       r.scope ??= new WriteScope(tx, actor, now(), docs)
       await docs.store(r.scope, r.room, prepared)
+      // The sender has all of the change when what is published is exactly what it sent (the relay
+      // added nothing: no removal of entries the update made lose, no conversion of older options).
+      r.by = !r.isChanged && equalBytes(prepared.toPublish, p.update) ? p : null
       r.isChanged = true
       outcomes.push(true)
     }
@@ -98,7 +104,9 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
     for (const r of rooms.values()) {
       if (!r.isChanged || !r.scope) continue
       await r.scope.saveRoom(r.room, { isOptionsOnly: true })
-      changes.push(...r.scope.changes())
+      const made = r.scope.changes()
+      if (r.by?.origin && made.length === 1) markEcho(made[0]!, r.by.origin)
+      changes.push(...made)
     }
     // Published in seq order (a room's seq is taken when its first update is stored).
     changes.sort((a, b) => a.seq - b.seq)
@@ -108,11 +116,12 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
   return {
     /**
      * Applies an options update of `userId` to room `roomId` with the updates grouped with it.
-     * Resolves (whether it changed anything) after its change is committed and published.
+     * Resolves (whether it changed anything) after its change is committed and published; a change
+     * that is exactly this update is marked as the echo of `origin` (the socket that sent it).
      * `forbidden` unless an active participant; `not_found`; `unauthorized`; `validation`/`limit_exceeded`.
      */
-    async submit(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
-      const outcome = await group.submit({ userId, roomId, update })
+    async submit(userId: string, roomId: string, update: Uint8Array, origin?: object): Promise<boolean> {
+      const outcome = await group.submit({ userId, roomId, update, ...(origin && { origin }) })
       if (outcome instanceof Error) throw outcome
       return outcome
     },
@@ -120,6 +129,10 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
     /** Puts updates waiting for the end of the turn in line for the write lock now (before closing). */
     flushNow: (): void => group.flushNow(),
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
 }
 
 /** Refusals (domain errors) become answers; anything else (storage failures) fails the transaction. */

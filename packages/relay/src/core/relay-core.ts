@@ -270,11 +270,12 @@ export function createRelayCore(options: RelayCoreOptions) {
      * Applies an options update sent outside a mutation (y-websocket endpoint): the same checks and
      * publication as `updateOptions`, without a mutation id (Yjs updates are idempotent), in one
      * write transaction with the updates that arrive with it (see options-update-queue.ts). Whether
-     * it changed anything. `forbidden` unless an active participant; `validation`/`limit_exceeded`.
+     * it changed anything. `origin` (the socket that sent it) is marked on a change that is exactly
+     * this update (see `markEcho`). `forbidden` unless an active participant; `validation`/`limit_exceeded`.
      */
-    async applyOptionsUpdate(userId: string, roomId: string, update: Uint8Array): Promise<boolean> {
+    async applyOptionsUpdate(userId: string, roomId: string, update: Uint8Array, origin?: object): Promise<boolean> {
       checkOpen()
-      return optionsUpdates.submit(userId, roomId, update)
+      return optionsUpdates.submit(userId, roomId, update, origin)
     },
 
     /** Options documents held in memory (metrics, tests). */

@@ -27,8 +27,8 @@ export type ChangeHandler = (change: RelayChange) => void
 const echoOrigins = new WeakMap<RelayChange, object>()
 
 /**
- * Marks `change` as the echo of a mutation from `origin`, whose answer carries the same rows: that
- * origin may be sent the change without them. Kept beside the change, never serialized, so a change
+ * Marks `change` as the echo of what `origin` sent: a mutation whose answer carries the same rows, or
+ * an options update that is the whole change. That origin may be sent the change without them. Kept beside the change, never serialized, so a change
  * that reached this node from another one has no origin.
  */
 export function markEcho(change: RelayChange, origin: object): void {

@@ -19,7 +19,7 @@ import * as encoding from 'lib0/encoding'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE_CODES, LIMITS, decodeOptionsUpdate, toParlorError, validateOptionsUpdate, type ErrorCode } from '@parlor/protocol'
 import type { RelayCore } from '../core/relay-core.js'
-import type { Fanout, RelayChange } from '../fanout/fanout.js'
+import { echoOrigin, type Fanout, type RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -75,7 +75,10 @@ export function createYjsEndpoint(o: YjsEndpointOptions) {
         o.logger.warn('unreadable options update in a change', { err, roomId: change.roomId })
       }
     }
-    for (const conn of conns) conn.onChange(change, message)
+    // Not back to the socket that sent exactly this update (y-websocket's server echoes it; the
+    // client has it already). Any more than it sent (entries the relay removed) goes to it too.
+    const origin = echoOrigin(change)
+    for (const conn of conns) conn.onChange(change, conn === origin ? undefined : message)
   })
   const offRevoked = o.core.onSessionRevoked((sessionId) => {
     for (const conn of all) if (conn.sessionId === sessionId) conn.close(CLOSE_CODES.refusedToken, 'this session was logged out; sign in again')
@@ -268,7 +271,7 @@ class YjsConnection {
       if (effective) this.close(CLOSE_CODES.forbidden, 'forbidden: only participants may change the options')
       return
     }
-    await this.o.core.applyOptionsUpdate(this.userId!, this.roomId, update)
+    await this.o.core.applyOptionsUpdate(this.userId!, this.roomId, update, this)
   }
 
   private onAwareness(payload: Uint8Array): void {
