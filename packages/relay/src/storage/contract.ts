@@ -352,11 +352,16 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
         expect((await rd.listOptionsUpdates('g:b')).map((r) => r.id)).toEqual([b1])
       })
       // Ids are never reused, even after the newest rows are deleted and the store reopened.
-      await s.transaction((tx) => tx.replaceOptionsUpdates('g:b', 5, bytes(8)))
+      const b2 = await s.transaction((tx) => tx.replaceOptionsUpdates('g:b', 5, bytes(8)))
+      expect(b2).toBeGreaterThan(merged)
+      // The room holding the largest id compacted again: its new row still takes an id never used.
+      const b3 = await s.transaction((tx) => tx.replaceOptionsUpdates('g:b', 5, bytes(8, 8)))
+      expect(b3).toBeGreaterThan(b2)
+      expect((await s.read((rd) => rd.listOptionsUpdates('g:b'))).map((r) => [r.id, [...r.update]])).toEqual([[b3, [8, 8]]])
       await s.close()
       const again = await h.reopen()
       const next = await again.transaction((tx) => tx.appendOptionsUpdate('g:c', 6, bytes(1)))
-      expect(next).toBeGreaterThan(merged)
+      expect(next).toBeGreaterThan(b3)
       expect((await again.read((rd) => rd.listOptionsUpdates('g:a'))).map((r) => [...r.update])).toEqual([[42]])
     })
 

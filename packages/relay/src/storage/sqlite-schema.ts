@@ -73,6 +73,18 @@ export const MIGRATIONS: readonly string[] = [
     SELECT user_id, mutation_id, result, created_at FROM mutations;
   DROP TABLE mutations;
   ALTER TABLE mutations_by_rowid RENAME TO mutations;`,
+  // 7: options update ids without AUTOINCREMENT, whose counter row in sqlite_sequence was one more
+  // page written by every update. Ids still only grow: a row takes the largest id plus one, and a
+  // compaction writes its row before it deletes the rows it replaces (see replaceOptionsUpdates), so
+  // no deleted id is ever the largest.
+  `CREATE TABLE options_updates_v7 (
+    id INTEGER PRIMARY KEY, room_id TEXT NOT NULL, seq INTEGER NOT NULL, "update" BLOB NOT NULL
+  );
+  INSERT INTO options_updates_v7 (id, room_id, seq, "update") SELECT id, room_id, seq, "update" FROM options_updates;
+  DROP TABLE options_updates;
+  ALTER TABLE options_updates_v7 RENAME TO options_updates;
+  CREATE INDEX options_updates_by_room ON options_updates (room_id, id);
+  DELETE FROM sqlite_sequence WHERE name = 'options_updates';`,
 ]
 
 /** Brings the database up to the newest schema; refuses a database made by a newer relay. */

@@ -65,6 +65,29 @@ describe('SQLite storage', () => {
     ).rejects.toThrow(/UNIQUE/)
   })
 
+  it('keeps the options rows and their ids when migration 7 drops AUTOINCREMENT, and ids go on growing', async () => {
+    const dataDir = await tempDir()
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
+    const db = new Database(join(dataDir, 'relay.db'))
+    for (const [v, sql] of MIGRATIONS.slice(0, 6).entries()) {
+      db.exec(sql)
+      db.pragma(`user_version = ${v + 1}`)
+    }
+    const insert = db.prepare('INSERT INTO options_updates (room_id, seq, "update") VALUES (?, ?, ?) RETURNING id').pluck()
+    const ids = [insert.get('g:a', 1, Buffer.from([1])), insert.get('g:b', 2, Buffer.from([2])), insert.get('g:b', 3, Buffer.from([3]))] as number[]
+    db.close()
+    const storage = await createSqliteStorage({ dataDir })
+    onTestFinished(() => storage.close())
+    const rows = (roomId: string) => storage.read(async (r) => (await r.listOptionsUpdates(roomId)).map((x) => [x.id, x.seq, [...x.update]]))
+    expect([await rows('g:a'), await rows('g:b')]).toEqual([[[ids[0], 1, [1]]], [[ids[1], 2, [2]], [ids[2], 3, [3]]]])
+    // g:b holds the largest id: its compaction's row and the rows after it take new ones.
+    const merged = await storage.transaction((tx) => tx.replaceOptionsUpdates('g:b', 3, new Uint8Array([2, 3])))
+    const next = await storage.transaction((tx) => tx.appendOptionsUpdate('g:a', 4, new Uint8Array([4])))
+    expect(merged).toBeGreaterThan(ids[2]!)
+    expect(next).toBeGreaterThan(merged)
+    expect(await rows('g:b')).toEqual([[merged, 3, [2, 3]]])
+  })
+
   it('copies the WAL into the database file once writes pause, not while they go on', async () => {
     const dataDir = await tempDir()
     onTestFinished(() => rm(dataDir, { recursive: true, force: true }))

@@ -125,7 +125,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     pruneRevoked: db.prepare(`DELETE FROM revoked_sessions WHERE expires_at < ?`),
     listOptionsUpdates: db.prepare(`SELECT id, seq, "update" FROM options_updates WHERE room_id = ? AND id > ? ORDER BY id`),
     appendOptionsUpdate: db.prepare(`INSERT INTO options_updates (room_id, seq, "update") VALUES (?, ?, ?) RETURNING id`).pluck(),
-    deleteOptionsUpdates: db.prepare(`DELETE FROM options_updates WHERE room_id = ?`),
+    deleteOptionsUpdatesBefore: db.prepare(`DELETE FROM options_updates WHERE room_id = ? AND id < ?`),
   }
 
   /**
@@ -214,8 +214,10 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     appendOptionsUpdate: async (roomId: string, seq: number, update: Uint8Array) =>
       s.appendOptionsUpdate.get(roomId, seq, toBuffer(update)) as number,
     replaceOptionsUpdates: async (roomId: string, seq: number, state: Uint8Array) => {
-      s.deleteOptionsUpdates.run(roomId)
-      return s.appendOptionsUpdate.get(roomId, seq, toBuffer(state)) as number
+      // Written first, so its id is above the ids it replaces (ids are never reused: migration 7).
+      const id = s.appendOptionsUpdate.get(roomId, seq, toBuffer(state)) as number
+      s.deleteOptionsUpdatesBefore.run(roomId, id)
+      return id
     },
     // Savepoints nest by name (the innermost `sp` is the one released or rolled back to).
     savepoint: async <T>(fn: () => Promise<T>): Promise<T> => {
