@@ -61,8 +61,8 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
   /** Checks and stores the batch: one outcome per update (whether it changed anything, or its refusal). */
   async function applyBatch(tx: StorageTx, batch: Pending[]): Promise<{ value: Outcome[]; changes: RelayChange[] }> {
     const users = new Map<string, UserRow | undefined>()
-    /** Per room: what changed it (`by`: the one update that did, while only one did, and its sender has all of the change). */
-    const rooms = new Map<string, { room: RoomRecord; scope?: WriteScope; isChanged: boolean; by?: Pending | null }>()
+    /** Per room: whether it changed, and `soleUpdate`: the one update that changed it when that update is the whole change. */
+    const rooms = new Map<string, { room: RoomRecord; scope?: WriteScope; isChanged: boolean; soleUpdate?: Pending | undefined }>()
     const access = new Map<string, ParlorError | undefined>()
     const outcomes: Outcome[] = []
     /** The checks of one update: only reads, so a refusal leaves nothing to undo. */
@@ -96,7 +96,7 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
       await docs.store(r.scope, r.room, prepared)
       // The sender has all of the change when what is published is exactly what it sent (the relay
       // added nothing: no removal of entries the update made lose, no conversion of older options).
-      r.by = !r.isChanged && equalBytes(prepared.toPublish, p.update) ? p : null
+      r.soleUpdate = !r.isChanged && equalBytes(prepared.toPublish, p.update) ? p : undefined
       r.isChanged = true
       outcomes.push(true)
     }
@@ -105,7 +105,7 @@ export function createOptionsUpdateQueue(options: OptionsUpdateQueueOptions) {
       if (!r.isChanged || !r.scope) continue
       await r.scope.saveRoom(r.room, { isOptionsOnly: true })
       const made = r.scope.changes()
-      if (r.by?.origin && made.length === 1) markEcho(made[0]!, r.by.origin)
+      if (r.soleUpdate?.origin && made.length === 1) markEcho(made[0]!, r.soleUpdate.origin)
       changes.push(...made)
     }
     // Published in seq order (a room's seq is taken when its first update is stored).

@@ -95,19 +95,19 @@ export interface StreamedCatchUp {
  * (`epoch`) gives a full sync. For channels only the user's own participant row is sent.
  */
 export async function catchUp(reader: StorageReader, userId: string, cursor: number, epoch: number | undefined, docs: OptionsDocs): Promise<CatchUp> {
-  let frame: SyncFrame | undefined
+  let frame!: SyncFrame
   const { activeRoomIds } = await readCatchUp(reader, userId, cursor, epoch, docs, (head) => {
-    const whole: SyncFrame = (frame = { ...head, rooms: [], participants: [], comments: [] })
+    frame = { ...head, rooms: [], participants: [], comments: [] }
     return {
-      add(room, participants, comments) {
-        whole.rooms.push(room)
-        whole.participants.push(...participants)
-        whole.comments.push(...comments)
+      add: (room, participants, comments) => {
+        frame.rooms.push(room)
+        frame.participants.push(...participants)
+        frame.comments.push(...comments)
       },
-      end() {},
+      end: () => {},
     }
   })
-  return { frame: frame!, activeRoomIds }
+  return { frame, activeRoomIds }
 }
 
 /**
@@ -147,9 +147,8 @@ async function readCatchUp(
     }
     // Options documents only of rooms whose options changed after the cursor: unchanged rooms cost nothing.
     const seen = await withOptionsState(reader, docs, await memberRoom(reader, room, me), isFull ? undefined : since)
-    let participants: ParticipantRecord[]
-    if (room.type !== 'channel') participants = await reader.listParticipants(room.id, { includeRemoved: true, sinceVersion: since })
-    else participants = me.version > since ? [me] : []
+    const participants =
+      room.type !== 'channel' ? await reader.listParticipants(room.id, { includeRemoved: true, sinceVersion: since }) : me.version > since ? [me] : []
     out.add(seen, participants, await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since }))
   }
   out.end()
