@@ -290,7 +290,9 @@ async function overSocket(c: Cell, frame: Record<string, unknown>, answers: (f: 
 
 /**
  * Opens `/yjs/<room>` as the cell's caller; `write` sends an options update once the relay's sync
- * step 1 arrived. ok: the relay's step 1 (read), or the update coming back from the relay (write).
+ * step 1 arrived, then a step 1 of its own. ok: the relay's step 1 (read), or the relay's document
+ * holding the update (write): the relay answers messages in order, so its step 2 comes after the
+ * update was applied (the sender of an update is not sent it back).
  */
 async function overYjs(c: Cell, write: boolean): Promise<Answer> {
   const url = `${c.r.url.replace(/^http/, 'ws')}/yjs/${c.room}${c.token === undefined ? '' : `?token=${encodeURIComponent(c.token)}`}`
@@ -303,8 +305,12 @@ async function overYjs(c: Cell, write: boolean): Promise<Answer> {
       const [type, syncType] = [data[0], data[1]]
       if (type !== 0) return
       if (syncType === 0 && !write) return resolve(ok)
-      if (syncType === 0) return ws.send(Buffer.concat([Buffer.from([0, 2]), varUint(update.length), Buffer.from(update)]))
-      if (syncType === 2 && Buffer.from(data).includes(Buffer.from('hello-from-yjs'))) resolve(ok)
+      if (syncType === 0) {
+        ws.send(Buffer.concat([Buffer.from([0, 2]), varUint(update.length), Buffer.from(update)]))
+        const nothing = Y.encodeStateVector(new Y.Doc())
+        return ws.send(Buffer.concat([Buffer.from([0, 0]), varUint(nothing.length), Buffer.from(nothing)]))
+      }
+      if (syncType === 1 && Buffer.from(data).includes(Buffer.from('hello-from-yjs'))) resolve(ok)
     })
   })
   ws.terminate()
