@@ -16,7 +16,7 @@ export { relayRoutes, API_ROUTES, OPS_ROUTES, UPGRADE_ROUTES, type RouteInfo, ty
 export { noopLogger, type Logger } from './logger.js'
 
 /** The storage seam, for other adapters (PostgreSQL) and the contract suite. */
-export type { RelayStorage, StorageReader, StorageTx, UserRow, MembershipRow } from './storage/relay-storage.js'
+export type { RelayStorage, StorageReader, StorageTx, UserRow, MembershipRow, OptionsUpdateRow, RoomAfter } from './storage/relay-storage.js'
 
 /** The default SQLite storage (WAL, migrated on open). */
 export { createSqliteStorage, type SqliteStorageOptions } from './storage/sqlite.js'

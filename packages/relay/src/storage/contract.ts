@@ -279,6 +279,45 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       })
     })
 
+    it('reads many rooms at once as it reads each room', async () => {
+      const s = (await open()).storage()
+      const bob = { userId: 'bob', username: 'Bob', avatarUrl: '' }
+      await s.transaction(async (tx) => {
+        // g:1: many comments (more than the limit), members in a join order unlike their ids; g:2:
+        // a removed member and a system event; g:3: nothing at all.
+        for (let i = 1; i <= 12; i++) await tx.insertComment(comment('g:1', i, { seq: 10 + i, sender: i % 3 === 0 ? bob : comment('g:1', 0).sender }))
+        await tx.insertComment(comment('g:2', 1, { type: 'system_event', seq: 30 }))
+        await tx.insertComment(comment('g:2', 2, { sender: bob, seq: 31 }))
+        await tx.putParticipant(participant('g:1', 'zed', { joinedAt: 1, version: 4 }))
+        await tx.putParticipant(participant('g:1', 'amy', { joinedAt: 2, version: 6 }))
+        await tx.putParticipant(participant('g:1', 'bob', { joinedAt: 1, version: 8 }))
+        await tx.putParticipant(participant('g:2', 'bob', { version: 5, isRemoved: true }))
+        await tx.putParticipant(participant('g:2', 'cat', { version: 7 }))
+        for (const roomId of ['g:1', 'g:2']) await tx.appendOptionsUpdate(roomId, 3, new Uint8Array([roomId.length, 1]))
+        await tx.appendOptionsUpdate('g:1', 4, new Uint8Array([2]))
+      })
+      const ids = ['g:1', 'g:2', 'g:3']
+      await s.read(async (rd) => {
+        const each = async <T>(read: (id: string) => Promise<T[]>) => new Map((await Promise.all(ids.map(async (id) => [id, await read(id)] as const))).filter(([, v]) => v.length > 0))
+        for (const since of [0, 5, 7]) {
+          expect(await rd.listParticipantsOfRooms(ids, since)).toEqual(await each((id) => rd.listParticipants(id, { includeRemoved: true, sinceVersion: since })))
+        }
+        for (const o of [{ limit: 5 }, { limit: 20, sinceSeq: 20 }, { limit: 1, sinceSeq: 0 }]) {
+          expect(await rd.listCommentsOfRooms(ids, o)).toEqual(await each((id) => rd.listComments(id, o)))
+        }
+        const pointers = [{ roomId: 'g:1', afterId: 4 }, { roomId: 'g:2', afterId: 0 }, { roomId: 'g:3', afterId: 0 }]
+        for (const who of ['alice', 'bob']) {
+          const counts = new Map(await Promise.all(pointers.map(async (p) => [p.roomId, await rd.countUnread(p.roomId, who, p.afterId)] as const)))
+          expect(await rd.countUnreadOfRooms(who, pointers)).toEqual(counts)
+        }
+        const [first] = await rd.listOptionsUpdates('g:1')
+        const after = [{ roomId: 'g:1', afterId: first!.id }, { roomId: 'g:2', afterId: 0 }, { roomId: 'g:3', afterId: 0 }]
+        const rows = new Map((await Promise.all(after.map(async (a) => [a.roomId, await rd.listOptionsUpdates(a.roomId, a.afterId)] as const))).filter(([, v]) => v.length > 0))
+        expect(await rd.listOptionsUpdatesOfRooms(after)).toEqual(rows)
+        expect(await rd.listParticipantsOfRooms([], 0)).toEqual(new Map())
+      })
+    })
+
     it('lists a user’s memberships changed since a version, and active room ids', async () => {
       const s = (await open()).storage()
       await s.transaction(async (tx) => {

@@ -18,7 +18,7 @@ import type { RelayChange } from '../fanout/fanout.js'
 import { noopLogger, type Logger } from '../logger.js'
 import { createAsyncMutex } from './async-mutex.js'
 import { migratePostgres } from './postgres-schema.js'
-import type { RelayStorage, RevokedSessionRow, StorageReader, StorageTx, UserRow } from './relay-storage.js'
+import type { OptionsUpdateRow, RelayStorage, RevokedSessionRow, StorageReader, StorageTx, UserRow } from './relay-storage.js'
 import * as rows from './sqlite-rows.js'
 
 /** Options of {@link createPostgresStorage}. */
@@ -97,6 +97,15 @@ const SQL = {
   listOptionsUpdates: `SELECT id, seq, "update" FROM options_updates WHERE room_id = $1 AND id > $2 ORDER BY id`,
   appendOptionsUpdate: `INSERT INTO options_updates (room_id, seq, "update") VALUES ($1, $2, $3) RETURNING id`,
   deleteOptionsUpdates: `DELETE FROM options_updates WHERE room_id = $1`,
+  // Many rooms at once (see StorageReader): the newest comments of each by a lateral join, so each
+  // room's are read from its primary key as listComments reads them.
+  listParticipantsOfRooms: `SELECT * FROM participants WHERE room_id = ANY($1::text[]) AND version > $2`,
+  listCommentsOfRooms: `SELECT c.* FROM unnest($1::text[]) AS r(room_id) CROSS JOIN LATERAL
+    (SELECT * FROM comments WHERE room_id = r.room_id AND seq > $2 ORDER BY id DESC LIMIT $3) c`,
+  countUnreadOfRooms: `SELECT r.room_id, (SELECT count(*)::int FROM comments c WHERE c.room_id = r.room_id AND c.id > r.after_id
+    AND c.sender_id <> $3 AND c.type <> 'system_event') AS n FROM unnest($1::text[], $2::bigint[]) AS r(room_id, after_id)`,
+  listOptionsUpdatesOfRooms: `SELECT o.room_id, o.id, o.seq, o."update" FROM unnest($1::text[], $2::bigint[]) AS r(room_id, after_id)
+    JOIN options_updates o ON o.room_id = r.room_id AND o.id > r.after_id ORDER BY o.id`,
   optionsUpdatesBetween: `SELECT room_id, seq, "update" FROM options_updates WHERE seq > $1 AND seq <= $2 ORDER BY id`,
   roomsBetween: `SELECT * FROM rooms WHERE version > $1 AND version <= $2`,
   participantsBetween: `SELECT * FROM participants WHERE version > $1 AND version <= $2 ORDER BY joined_at, user_id`,
@@ -164,12 +173,44 @@ function readerOn(q: Query): StorageReader {
     },
     isSessionRevoked: async (sessionId) => (await one('isRevoked', [sessionId])) !== undefined,
     listOptionsUpdates: async (roomId, afterId = 0) =>
-      (await q('listOptionsUpdates', SQL.listOptionsUpdates, [roomId, afterId])).map((r) => ({
-        id: Number(r.id),
-        seq: Number(r.seq),
-        update: bytesOf(r.update),
-      })),
+      (await q('listOptionsUpdates', SQL.listOptionsUpdates, [roomId, afterId])).map(optionsUpdateFromRow),
+    listParticipantsOfRooms: async (roomIds, sinceVersion) => {
+      const found = await q('listParticipantsOfRooms', SQL.listParticipantsOfRooms, [roomIds, sinceVersion])
+      const byRoom = groupByRoom(found, (r) => participantFromRow(r))
+      for (const list of byRoom.values()) list.sort(rows.byJoinOrder)
+      return byRoom
+    },
+    listCommentsOfRooms: async (roomIds, o) => {
+      const found = await q('listCommentsOfRooms', SQL.listCommentsOfRooms, [roomIds, o.sinceSeq ?? -1, o.limit])
+      // Newest first per room: oldest first, as listComments answers.
+      const byRoom = groupByRoom(found, rows.commentFromRow)
+      for (const list of byRoom.values()) list.sort((a, b) => a.id - b.id)
+      return byRoom
+    },
+    countUnreadOfRooms: async (userId, rooms) => {
+      const found = await q('countUnreadOfRooms', SQL.countUnreadOfRooms, [rooms.map((r) => r.roomId), rooms.map((r) => r.afterId), userId])
+      return new Map(found.map((r) => [r.room_id as string, r.n as number]))
+    },
+    listOptionsUpdatesOfRooms: async (rooms) =>
+      groupByRoom(
+        await q('listOptionsUpdatesOfRooms', SQL.listOptionsUpdatesOfRooms, [rooms.map((r) => r.roomId), rooms.map((r) => r.afterId)]),
+        optionsUpdateFromRow,
+      ),
   }
+}
+
+const optionsUpdateFromRow = (r: Row): OptionsUpdateRow => ({ id: Number(r.id), seq: Number(r.seq), update: bytesOf(r.update) })
+
+/** Rows by their `room_id`, each converted, in the order they came. */
+function groupByRoom<T>(found: Row[], convert: (r: Row) => T): Map<string, T[]> {
+  const byRoom = new Map<string, T[]>()
+  for (const r of found) {
+    const roomId = r.room_id as string
+    const list = byRoom.get(roomId)
+    if (list) list.push(convert(r))
+    else byRoom.set(roomId, [convert(r)])
+  }
+  return byRoom
 }
 
 /** A BYTEA value (a Buffer) as a plain view of the same bytes. */

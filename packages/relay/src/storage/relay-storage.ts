@@ -73,6 +73,25 @@ export interface StorageReader {
    * applied the rows up to id N can catch up by asking for the rows after N.
    */
   listOptionsUpdates(roomId: string, afterId?: number): Promise<OptionsUpdateRow[]>
+
+  // Reads of many rooms at once, each answering what the read of one room above answers, by room
+  // id (rooms with nothing to answer are absent, but for counts). A catch-up reads every room of a
+  // user: over a network (PostgreSQL) one query per room and read would cost a round trip each.
+
+  /** `listParticipants(roomId, { includeRemoved: true, sinceVersion })` of each room. */
+  listParticipantsOfRooms(roomIds: readonly string[], sinceVersion: number): Promise<Map<string, ParticipantRecord[]>>
+  /** `listComments(roomId, { limit, sinceSeq })` of each room. */
+  listCommentsOfRooms(roomIds: readonly string[], opts: { limit: number; sinceSeq?: number }): Promise<Map<string, CommentRecord[]>>
+  /** `countUnread(roomId, userId, afterId)` of each room (every room is in the answer). */
+  countUnreadOfRooms(userId: string, rooms: readonly RoomAfter[]): Promise<Map<string, number>>
+  /** `listOptionsUpdates(roomId, afterId)` of each room. */
+  listOptionsUpdatesOfRooms(rooms: readonly RoomAfter[]): Promise<Map<string, OptionsUpdateRow[]>>
+}
+
+/** A room and an id to read its rows after (a read pointer, the last options row read). */
+export interface RoomAfter {
+  roomId: string
+  afterId: number
 }
 
 /** One stored piece of a room's options document. */

@@ -13,7 +13,7 @@
  *   adapter undoes the rows written inside it (including what was flushed meanwhile).
  */
 import type { CommentRecord, MutationResult, ParticipantRecord, RoomRecord } from '@parlor/protocol'
-import type { MembershipRow, OptionsUpdateRow, RelayStorage, RevokedSessionRow, StorageTx, UserRow } from './relay-storage.js'
+import type { MembershipRow, OptionsUpdateRow, RelayStorage, RevokedSessionRow, RoomAfter, StorageTx, UserRow } from './relay-storage.js'
 
 /**
  * `storage` with every write transaction run through a {@link CachingTx} (flushed before commit).
@@ -162,6 +162,10 @@ export class CachingTx implements StorageTx {
     await this.flush()
     return this.inner.listParticipants(roomId, opts)
   }
+  async listParticipantsOfRooms(roomIds: readonly string[], sinceVersion: number): Promise<Map<string, ParticipantRecord[]>> {
+    await this.flush()
+    return this.inner.listParticipantsOfRooms(roomIds, sinceVersion)
+  }
   async countParticipants(roomId: string): Promise<number> {
     await this.flush()
     return this.inner.countParticipants(roomId)
@@ -193,6 +197,15 @@ export class CachingTx implements StorageTx {
   }
   listOptionsUpdates(roomId: string, afterId?: number): Promise<OptionsUpdateRow[]> {
     return this.inner.listOptionsUpdates(roomId, afterId)
+  }
+  listCommentsOfRooms(roomIds: readonly string[], opts: Parameters<StorageTx['listCommentsOfRooms']>[1]): Promise<Map<string, CommentRecord[]>> {
+    return this.inner.listCommentsOfRooms(roomIds, opts)
+  }
+  countUnreadOfRooms(userId: string, rooms: readonly RoomAfter[]): Promise<Map<string, number>> {
+    return this.inner.countUnreadOfRooms(userId, rooms)
+  }
+  listOptionsUpdatesOfRooms(rooms: readonly RoomAfter[]): Promise<Map<string, OptionsUpdateRow[]>> {
+    return this.inner.listOptionsUpdatesOfRooms(rooms)
   }
   insertComment(row: CommentRecord): Promise<void> {
     return this.inner.insertComment(row)

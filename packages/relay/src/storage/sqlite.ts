@@ -145,6 +145,16 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     return st
   }
 
+  /** Answers `read(room)` of each room that has something to answer, by room id. */
+  const eachRoom = async <R, T>(rooms: readonly R[], idOf: (r: R) => string, read: (r: R) => Promise<T[]>): Promise<Map<string, T[]>> => {
+    const found = new Map<string, T[]>()
+    for (const r of rooms) {
+      const list = await read(r)
+      if (list.length > 0) found.set(idOf(r), list)
+    }
+    return found
+  }
+
   const reader: StorageReader = {
     currentSeq: async () => s.currentSeq.get() as number,
     epoch: async () => s.epoch.get() as number,
@@ -196,6 +206,12 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
         seq: r.seq,
         update: new Uint8Array(r.update.buffer, r.update.byteOffset, r.update.byteLength),
       })),
+    // In-process, a read of one room costs a few µs: the batches are loops over the reads above.
+    listParticipantsOfRooms: (roomIds, sinceVersion) =>
+      eachRoom(roomIds, (id) => id, (id) => reader.listParticipants(id, { includeRemoved: true, sinceVersion })),
+    listCommentsOfRooms: (roomIds, o) => eachRoom(roomIds, (id) => id, (id) => reader.listComments(id, o)),
+    countUnreadOfRooms: async (userId, rooms) => new Map(rooms.map((r) => [r.roomId, s.countUnread.get(r.roomId, r.afterId, userId) as number])),
+    listOptionsUpdatesOfRooms: (rooms) => eachRoom(rooms, (r) => r.roomId, (r) => reader.listOptionsUpdates(r.roomId, r.afterId)),
   }
 
   const writer: Omit<StorageTx, keyof StorageReader> = {
