@@ -84,6 +84,22 @@ describe('OptionsDocs', () => {
     expect(await storage.read((rd) => rd.listOptionsUpdates('g:a'))).toHaveLength(1)
   })
 
+  it('loads many rooms at once as it loads each: cached ones with the rows written since, others from storage', async () => {
+    const { storage, make } = await setup()
+    const writer = make()
+    const rooms = [room('g:cached'), room('g:cold'), room('g:legacy', { color: 'red' }), room('g:none')]
+    await change(storage, writer, rooms[0]!, (d) => setOption(d, 'a', '1'))
+    await change(storage, writer, rooms[1]!, (d) => setOption(d, 'b', '1'))
+    const docs = make()
+    await storage.read((rd) => docs.load(rd, rooms[0]!))
+    // Written by another process: the cached document of g:cached catches up with it.
+    await change(storage, writer, rooms[0]!, (d) => setOption(d, 'a', '2'), 8)
+    const many = await storage.read((rd) => docs.loadMany(rd, rooms))
+    const each = await storage.read(async (rd) => Promise.all(rooms.map((r) => make().load(rd, r))))
+    expect(rooms.map((r) => many.get(r.id))).toEqual(each)
+    expect(rooms.map((r) => optionsOfState(many.get(r.id)!.state))).toEqual([{ a: '2' }, { b: '1' }, { color: 'red' }, {}])
+  })
+
   it('compacts a document with many rows into one in the background, losing nothing', async () => {
     const { storage, make } = await setup()
     const docs = make()

@@ -93,6 +93,9 @@ export const defaultOptionsDocsOptions = { idleMs: 2_000, maxCached: 10_000, com
 /** The state readers are sent; undefined for a room that has no document (refused updates make none). */
 const stateOf = (e: Entry): Uint8Array | undefined => (e.live ? (e.live.isEmpty ? undefined : e.live.state) : e.state)
 
+/** What a reader is answered: a cached entry's state, or a detached answer as it is. */
+const stored = (e: Entry | StoredOptionsDoc): StoredOptionsDoc => ('lastRowId' in e ? { state: stateOf(e), seq: e.seq } : e)
+
 export class OptionsDocs {
   private readonly cache = new Map<string, Entry>()
   private readonly o: Required<Omit<OptionsDocsOptions, 'now'>> & { now: () => number }
@@ -118,8 +121,21 @@ export class OptionsDocs {
    * whose options predate documents gets its deterministic conversion.
    */
   async load(reader: StorageReader, room: RoomRecord): Promise<StoredOptionsDoc> {
-    const entry = await this.refresh(reader, room, false)
-    return 'lastRowId' in entry ? { state: stateOf(entry), seq: entry.seq } : entry
+    return stored(await this.refresh(reader, room, false))
+  }
+
+  /** {@link load} of each room (by room id), reading the rows written since of all of them at once. */
+  async loadMany(reader: StorageReader, rooms: readonly RoomRecord[]): Promise<Map<string, StoredOptionsDoc>> {
+    const seen = rooms.map((room) => {
+      const cached = this.cache.get(room.id)
+      return { room, cached, afterId: cached?.lastRowId ?? 0 }
+    })
+    const rows = await reader.listOptionsUpdatesOfRooms(seen.map(({ room, afterId }) => ({ roomId: room.id, afterId })))
+    const docs = new Map<string, StoredOptionsDoc>()
+    for (const { room, cached, afterId } of seen) {
+      docs.set(room.id, stored(await this.refreshWith(reader, room, false, cached, afterId, rows.get(room.id) ?? [])))
+    }
+    return docs
   }
 
   /**
@@ -132,7 +148,18 @@ export class OptionsDocs {
   private async refresh(reader: StorageReader, room: RoomRecord, isWriter: boolean): Promise<Entry | StoredOptionsDoc> {
     const cached = this.cache.get(room.id)
     const afterId = cached?.lastRowId ?? 0
-    const rows = await reader.listOptionsUpdates(room.id, afterId)
+    return this.refreshWith(reader, room, isWriter, cached, afterId, await reader.listOptionsUpdates(room.id, afterId))
+  }
+
+  /** {@link refresh} with the rows after `afterId` read already, `cached` being the entry when the read began. */
+  private async refreshWith(
+    reader: StorageReader,
+    room: RoomRecord,
+    isWriter: boolean,
+    cached: Entry | undefined,
+    afterId: number,
+    rows: OptionsUpdateRow[],
+  ): Promise<Entry | StoredOptionsDoc> {
     const current = this.cache.get(room.id)
     if (!cached || current !== cached || cached.lastRowId !== afterId) {
       // Nothing cached, or the cache moved on while this read ran: start from this read alone.

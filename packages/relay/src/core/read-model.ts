@@ -14,7 +14,7 @@ import type { StorageReader } from '../storage/relay-storage.js'
 import { fitSyncFrame } from './fit-sync-frame.js'
 import { SyncFrameWriter, type EncodedSyncFrame, type SyncFrameHead } from './sync-frame-writer.js'
 import { requireReadable, requireRoom } from './guards.js'
-import { OptionsDocs } from './options-docs.js'
+import { OptionsDocs, type StoredOptionsDoc } from './options-docs.js'
 
 /**
  * `room` with its options document attached (`optionsState`) when the reader needs it: always with
@@ -26,7 +26,11 @@ async function withOptionsState(
   room: MemberRoomRecord,
   since?: number,
 ): Promise<MemberRoomRecord> {
-  const doc = await docs.load(reader, room)
+  return withState(room, await docs.load(reader, room), since)
+}
+
+/** {@link withOptionsState} with the document loaded already. */
+function withState(room: MemberRoomRecord, doc: StoredOptionsDoc, since?: number): MemberRoomRecord {
   const state = OptionsDocs.encode(doc)
   if (state === undefined || (since !== undefined && doc.seq <= since)) return room
   return { ...room, optionsState: state }
@@ -37,12 +41,17 @@ async function withOptionsState(
  * it was when they left (a newer lastComment is withheld) and no unread comments.
  */
 export async function memberRoom(reader: StorageReader, room: RoomRecord, me: ParticipantRecord | undefined): Promise<MemberRoomRecord> {
+  const unreadCount = me && !me.isRemoved ? await reader.countUnread(room.id, me.userId, me.lastReadCommentId) : 0
+  return seenBy(room, me, unreadCount)
+}
+
+/** {@link memberRoom} with the unread count read already. */
+function seenBy(room: RoomRecord, me: ParticipantRecord | undefined, unreadCount: number): MemberRoomRecord {
   if (!me) return { ...room, unreadCount: 0, isRemoved: false }
   if (me.isRemoved) {
     const lastComment = room.lastComment && room.lastComment.seq <= me.version ? room.lastComment : null
     return { ...room, lastComment, unreadCount: 0, isRemoved: true }
   }
-  const unreadCount = await reader.countUnread(room.id, me.userId, me.lastReadCommentId)
   return { ...room, unreadCount, isRemoved: false }
 }
 
@@ -127,6 +136,12 @@ export async function streamCatchUp(
 
 type CatchUpSink = Pick<SyncFrameWriter, 'add' | 'end'>
 
+/**
+ * Rooms a catch-up reads together: each read covers this many rooms (a few queries per batch, not
+ * per room, which over a network is a round trip each), about a frame's worth.
+ */
+const CATCH_UP_ROOMS_PER_READ = 250
+
 async function readCatchUp(
   reader: StorageReader,
   userId: string,
@@ -139,17 +154,27 @@ async function readCatchUp(
   const isFull = cursor <= 0 || cursor > current || (epoch !== undefined && epoch !== relayEpoch)
   const since = isFull ? 0 : cursor
   const out = sinkFor({ type: 'sync', userId, cursor: current, isFull, epoch: relayEpoch })
-  for (const { room, me } of await reader.listMemberships(userId, since)) {
-    if (me.isRemoved) {
-      // After their removal, a room's changes are none of the removed user's business.
-      if (me.version > since) out.add(await memberRoom(reader, room, me), [me], [])
-      continue
+  const memberships = await reader.listMemberships(userId, since)
+  for (let i = 0; i < memberships.length; i += CATCH_UP_ROOMS_PER_READ) {
+    const chunk = memberships.slice(i, i + CATCH_UP_ROOMS_PER_READ)
+    const active = chunk.filter(({ me }) => !me.isRemoved)
+    const activeIds = active.map(({ room }) => room.id)
+    const unread = await reader.countUnreadOfRooms(userId, active.map(({ room, me }) => ({ roomId: room.id, afterId: me.lastReadCommentId })))
+    const groupIds = active.filter(({ room }) => room.type !== 'channel').map(({ room }) => room.id)
+    const participants = await reader.listParticipantsOfRooms(groupIds, since)
+    const comments = await reader.listCommentsOfRooms(activeIds, { limit: LIMITS.roomComments, sinceSeq: since })
+    const optionsDocs = await docs.loadMany(reader, active.map(({ room }) => room))
+    for (const { room, me } of chunk) {
+      if (me.isRemoved) {
+        // After their removal, a room's changes are none of the removed user's business.
+        if (me.version > since) out.add(seenBy(room, me, 0), [me], [])
+        continue
+      }
+      // Options documents only of rooms whose options changed after the cursor: unchanged rooms cost nothing.
+      const seen = withState(seenBy(room, me, unread.get(room.id) ?? 0), optionsDocs.get(room.id)!, isFull ? undefined : since)
+      const rows = room.type !== 'channel' ? (participants.get(room.id) ?? []) : me.version > since ? [me] : []
+      out.add(seen, rows, comments.get(room.id) ?? [])
     }
-    // Options documents only of rooms whose options changed after the cursor: unchanged rooms cost nothing.
-    const seen = await withOptionsState(reader, docs, await memberRoom(reader, room, me), isFull ? undefined : since)
-    const participants =
-      room.type !== 'channel' ? await reader.listParticipants(room.id, { includeRemoved: true, sinceVersion: since }) : me.version > since ? [me] : []
-    out.add(seen, participants, await reader.listComments(room.id, { limit: LIMITS.roomComments, sinceSeq: since }))
   }
   out.end()
   return { cursor: current, activeRoomIds: await reader.listActiveRoomIds(userId) }
