@@ -12,6 +12,18 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'parlor-relay-sqlite-'))
 }
 
+/** A database as a relay that knew only the first `migrations` left it (removed when the test ends). */
+async function databaseAt(migrations: number): Promise<{ dataDir: string; db: Database.Database }> {
+  const dataDir = await tempDir()
+  onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
+  const db = new Database(join(dataDir, 'relay.db'))
+  for (const [v, sql] of MIGRATIONS.slice(0, migrations).entries()) {
+    db.exec(sql)
+    db.pragma(`user_version = ${v + 1}`)
+  }
+  return { dataDir, db }
+}
+
 runRelayStorageContract(async () => {
   const dataDir = await tempDir()
   return {
@@ -46,13 +58,7 @@ describe('SQLite storage', () => {
   })
 
   it('keeps the stored mutation results when migration 6 moves them into a rowid table', async () => {
-    const dataDir = await tempDir()
-    onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
-    const db = new Database(join(dataDir, 'relay.db'))
-    for (const [v, sql] of MIGRATIONS.slice(0, 5).entries()) {
-      db.exec(sql)
-      db.pragma(`user_version = ${v + 1}`)
-    }
+    const { dataDir, db } = await databaseAt(5)
     const result = { mutationId: 'm1', ok: true as const, value: { comment: comment('g:r', 1) } }
     db.prepare('INSERT INTO mutations (user_id, mutation_id, result, created_at) VALUES (?, ?, ?, ?)').run('alice', 'm1', JSON.stringify(result), 1)
     db.close()
@@ -66,13 +72,7 @@ describe('SQLite storage', () => {
   })
 
   it('keeps the options rows and their ids when migration 7 drops AUTOINCREMENT, and ids go on growing', async () => {
-    const dataDir = await tempDir()
-    onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
-    const db = new Database(join(dataDir, 'relay.db'))
-    for (const [v, sql] of MIGRATIONS.slice(0, 6).entries()) {
-      db.exec(sql)
-      db.pragma(`user_version = ${v + 1}`)
-    }
+    const { dataDir, db } = await databaseAt(6)
     const insert = db.prepare('INSERT INTO options_updates (room_id, seq, "update") VALUES (?, ?, ?) RETURNING id').pluck()
     const ids = [insert.get('g:a', 1, Buffer.from([1])), insert.get('g:b', 2, Buffer.from([2])), insert.get('g:b', 3, Buffer.from([3]))] as number[]
     db.close()
