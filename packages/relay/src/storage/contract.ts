@@ -279,6 +279,30 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       })
     })
 
+    it('writes and looks up many comments and mutation results at once as one at a time', async () => {
+      const s = (await open()).storage()
+      const result = (id: string) => ({ mutationId: id, ok: true as const, value: { comment: comment('g:1', 1) } })
+      await s.transaction(async (tx) => {
+        await tx.insertComments([comment('g:1', 1, { uniqueId: 'a' }), comment('g:1', 2, { uniqueId: 'b', payload: { k: 1 } }), comment('g:2', 1, { uniqueId: 'a' })])
+        await tx.insertComments([])
+        await tx.putMutationResults([{ userId: 'alice', mutationId: 'm1', result: result('m1') }, { userId: 'bob', mutationId: 'm1', result: result('m1') }])
+        await tx.putMutationResults([])
+      })
+      await s.read(async (rd) => {
+        expect((await rd.listComments('g:1', { limit: 5 })).map((c) => c.uniqueId)).toEqual(['a', 'b'])
+        expect(await rd.getCommentByUniqueId('g:1', 'b')).toEqual(comment('g:1', 2, { uniqueId: 'b', payload: { k: 1 } }))
+        const keys = [{ roomId: 'g:1', uniqueId: 'b' }, { roomId: 'g:1', uniqueId: 'none' }, { roomId: 'g:2', uniqueId: 'a' }]
+        const found = await rd.getCommentsByUniqueIds(keys)
+        expect(found.sort((x, y) => x.roomId.localeCompare(y.roomId))).toEqual([await rd.getCommentByUniqueId('g:1', 'b'), await rd.getCommentByUniqueId('g:2', 'a')])
+        expect(await rd.getMutationResults('alice', ['m1', 'm2'])).toEqual(new Map([['m1', result('m1')]]))
+        expect(await rd.getMutationResults('carol', ['m1'])).toEqual(new Map())
+      })
+      // Unique as one at a time: a repeated key fails the write.
+      await expect(s.transaction((tx) => tx.insertComments([comment('g:1', 3, { uniqueId: 'a' })]))).rejects.toThrow()
+      await expect(s.transaction((tx) => tx.putMutationResults([{ userId: 'alice', mutationId: 'm1', result: result('m1') }]))).rejects.toThrow()
+      expect((await s.read((rd) => rd.listComments('g:1', { limit: 5 }))).map((c) => c.id)).toEqual([1, 2])
+    })
+
     it('reads many rooms at once as it reads each room', async () => {
       const s = (await open()).storage()
       const bob = { userId: 'bob', username: 'Bob', avatarUrl: '' }

@@ -54,6 +54,8 @@ const PART_COLS = ['room_id', 'user_id', 'username', 'avatar_url', 'joined_at', 
 const USER_COLS = ['user_id', 'username', 'avatar_url', 'key_hash', 'created_at', 'updated_at']
 const COMMENT_COLS = ['room_id', 'id', 'unique_id', 'sender_id', 'sender_name', 'sender_avatar_url', 'text', 'type',
   'payload', 'extras', 'timestamp', 'seq']
+/** The column types of `comments`, for inserting many rows as one array per column. */
+const COMMENT_TYPES = Object.fromEntries(COMMENT_COLS.map((c) => [c, ['id', 'timestamp', 'seq'].includes(c) ? 'bigint' : 'text']))
 
 /** INSERT … ON CONFLICT (key) DO UPDATE: "inserts or replaces", as the storage contract says. */
 function upsertSql(table: string, cols: string[], key: string[]): string {
@@ -106,6 +108,12 @@ const SQL = {
     AND c.sender_id <> $3 AND c.type <> 'system_event') AS n FROM unnest($1::text[], $2::bigint[]) AS r(room_id, after_id)`,
   listOptionsUpdatesOfRooms: `SELECT o.room_id, o.id, o.seq, o."update" FROM unnest($1::text[], $2::bigint[]) AS r(room_id, after_id)
     JOIN options_updates o ON o.room_id = r.room_id AND o.id > r.after_id ORDER BY o.id`,
+  getMutationResults: `SELECT mutation_id, result FROM mutations WHERE user_id = $1 AND mutation_id = ANY($2::text[])`,
+  getCommentsByUniqueIds: `SELECT c.* FROM unnest($1::text[], $2::text[]) AS k(room_id, unique_id)
+    JOIN comments c ON c.room_id = k.room_id AND c.unique_id = k.unique_id`,
+  // Many rows in one statement: one array per column.
+  insertComments: `INSERT INTO comments (${COMMENT_COLS.join(', ')}) SELECT * FROM unnest(${COMMENT_COLS.map((c, i) => `$${i + 1}::${COMMENT_TYPES[c]}[]`).join(', ')})`,
+  putMutations: `INSERT INTO mutations (user_id, mutation_id, result, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])`,
   optionsUpdatesBetween: `SELECT room_id, seq, "update" FROM options_updates WHERE seq > $1 AND seq <= $2 ORDER BY id`,
   roomsBetween: `SELECT * FROM rooms WHERE version > $1 AND version <= $2`,
   participantsBetween: `SELECT * FROM participants WHERE version > $1 AND version <= $2 ORDER BY joined_at, user_id`,
@@ -191,6 +199,12 @@ function readerOn(q: Query): StorageReader {
       const found = await q('countUnreadOfRooms', SQL.countUnreadOfRooms, [rooms.map((r) => r.roomId), rooms.map((r) => r.afterId), userId])
       return new Map(found.map((r) => [r.room_id as string, r.n as number]))
     },
+    getMutationResults: async (userId, ids) => {
+      const found = await q('getMutationResults', SQL.getMutationResults, [userId, ids])
+      return new Map(found.map((r) => [r.mutation_id as string, rows.mutationResultFromText(r.result as string)]))
+    },
+    getCommentsByUniqueIds: async (keys) =>
+      (await q('getCommentsByUniqueIds', SQL.getCommentsByUniqueIds, [keys.map((k) => k.roomId), keys.map((k) => k.uniqueId)])).map(rows.commentFromRow),
     listOptionsUpdatesOfRooms: async (rooms) =>
       groupByRoom(
         await q('listOptionsUpdatesOfRooms', SQL.listOptionsUpdatesOfRooms, [rooms.map((r) => r.roomId), rooms.map((r) => r.afterId)]),
@@ -230,6 +244,16 @@ function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
     insertComment: async (c: CommentRecord) => void (await q('insertComment', SQL.insertComment, values(rows.commentToRow(c), COMMENT_COLS))),
     putMutationResult: async (userId: string, mutationId: string, result: MutationResult) =>
       void (await q('putMutation', SQL.putMutation, [userId, mutationId, JSON.stringify(result), Date.now()])),
+    insertComments: async (list) => {
+      if (list.length === 0) return
+      const table = list.map((c) => rows.commentToRow(c))
+      await q('insertComments', SQL.insertComments, COMMENT_COLS.map((col) => table.map((r) => r[col])))
+    },
+    putMutationResults: async (list) => {
+      if (list.length === 0) return
+      const at = Date.now()
+      await q('putMutations', SQL.putMutations, [list.map((r) => r.userId), list.map((r) => r.mutationId), list.map((r) => JSON.stringify(r.result)), list.map(() => at)])
+    },
     revokeSession: async (r: RevokedSessionRow) => {
       await q('pruneRevoked', SQL.pruneRevoked, [r.revokedAt])
       await q('revoke', SQL.revoke, [r.sessionId, r.userId, r.expiresAt, r.revokedAt])

@@ -86,6 +86,23 @@ export interface StorageReader {
   countUnreadOfRooms(userId: string, rooms: readonly RoomAfter[]): Promise<Map<string, number>>
   /** `listOptionsUpdates(roomId, afterId)` of each room. */
   listOptionsUpdatesOfRooms(rooms: readonly RoomAfter[]): Promise<Map<string, OptionsUpdateRow[]>>
+  /** `getMutationResult(userId, id)` of each id that has a result, by id (a frame's, at once). */
+  getMutationResults(userId: string, mutationIds: readonly string[]): Promise<Map<string, MutationResult>>
+  /** The comments of these (roomId, uniqueId) keys that exist (`getCommentByUniqueId` of each, at once). */
+  getCommentsByUniqueIds(keys: readonly CommentKey[]): Promise<CommentRecord[]>
+}
+
+/** A comment's dedup key. */
+export interface CommentKey {
+  roomId: string
+  uniqueId: string
+}
+
+/** A mutation's result as stored. */
+export interface StoredResult {
+  userId: string
+  mutationId: string
+  result: MutationResult
 }
 
 /** A room and an id to read its rows after (a read pointer, the last options row read). */
@@ -132,6 +149,10 @@ export interface StorageTx extends StorageReader {
   insertComment(row: CommentRecord): Promise<void>
   /** Records a mutation's result; (userId, mutationId) is unique. */
   putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void>
+  /** `insertComment` of each row, in one statement where the adapter can (the row cache writes them so). */
+  insertComments(rows: readonly CommentRecord[]): Promise<void>
+  /** `putMutationResult` of each, in one statement where the adapter can. */
+  putMutationResults(rows: readonly StoredResult[]): Promise<void>
   /** Records a revoked session (idempotent) and prunes revocations whose tokens expired before `row.revokedAt`. */
   revokeSession(row: RevokedSessionRow): Promise<void>
   /** Appends an update to a room's options document; answers the new row's id. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { participant, room, runRelayStorageContract, user } from './contract.js'
+import { comment, participant, room, runRelayStorageContract, user } from './contract.js'
 import type { RelayStorage, StorageReader, StorageTx } from './relay-storage.js'
 import { withRowCache } from './row-cache.js'
 import { createSqliteStorage } from './sqlite.js'
@@ -36,10 +36,22 @@ type Op =
   | { kind: 'listActiveRoomIds'; userId: string }
   | { kind: 'nextSeq' }
   | { kind: 'currentSeq' }
+  | { kind: 'sendComment'; roomId: string; uniqueId: string }
+  | { kind: 'getCommentByUniqueId'; roomId: string; uniqueId: string }
+  | { kind: 'getCommentsByUniqueIds'; roomId: string }
+  | { kind: 'listComments'; roomId: string }
+  | { kind: 'countUnread'; roomId: string; userId: string }
+  | { kind: 'putResult'; userId: string; mutationId: string }
+  | { kind: 'getMutationResult'; userId: string; mutationId: string }
+  | { kind: 'getMutationResults'; userId: string }
   | { kind: 'savepoint'; ops: Op[]; throws: boolean }
 
+const UNIQUE_IDS = ['u1', 'u2', 'u3']
+const MUTATION_IDS = ['m1', 'm2', 'm3']
 const roomId = fc.constantFrom(...ROOMS)
 const userId = fc.constantFrom(...USERS)
+const uniqueId = fc.constantFrom(...UNIQUE_IDS)
+const mutationId = fc.constantFrom(...MUTATION_IDS)
 const leaf: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('getRoom' as const), roomId, scribble: fc.boolean() }),
   fc.record({ kind: fc.constant('putRoom' as const), roomId, name: fc.string({ maxLength: 4 }) }),
@@ -53,6 +65,14 @@ const leaf: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('listActiveRoomIds' as const), userId }),
   fc.record({ kind: fc.constant('nextSeq' as const) }),
   fc.record({ kind: fc.constant('currentSeq' as const) }),
+  fc.record({ kind: fc.constant('sendComment' as const), roomId, uniqueId }),
+  fc.record({ kind: fc.constant('getCommentByUniqueId' as const), roomId, uniqueId }),
+  fc.record({ kind: fc.constant('getCommentsByUniqueIds' as const), roomId }),
+  fc.record({ kind: fc.constant('listComments' as const), roomId }),
+  fc.record({ kind: fc.constant('countUnread' as const), roomId, userId }),
+  fc.record({ kind: fc.constant('putResult' as const), userId, mutationId }),
+  fc.record({ kind: fc.constant('getMutationResult' as const), userId, mutationId }),
+  fc.record({ kind: fc.constant('getMutationResults' as const), userId }),
 )
 const op: fc.Arbitrary<Op> = fc.letrec<{ op: Op }>((tie) => ({
   op: fc.oneof(
@@ -64,10 +84,42 @@ const op: fc.Arbitrary<Op> = fc.letrec<{ op: Op }>((tie) => ({
 
 class Refused extends Error {}
 
-/** Runs the steps, recording what every read answered. */
-async function run(tx: StorageTx, ops: Op[], seen: unknown[]): Promise<void> {
+/**
+ * Runs the steps, recording what every read answered. A comment is inserted only when its unique id
+ * is free, and a result only when its mutation has none (as the core does), with comment ids from
+ * `ids` (the same for both stores, never used before).
+ */
+async function run(tx: StorageTx, ops: Op[], seen: unknown[], ids: { next: number }): Promise<void> {
   for (const o of ops) {
     switch (o.kind) {
+      case 'sendComment': {
+        const existing = await tx.getCommentByUniqueId(o.roomId, o.uniqueId)
+        if (!existing) await tx.insertComment(comment(o.roomId, ids.next++, { uniqueId: o.uniqueId, sender: { userId: 'bob', username: 'bob', avatarUrl: '' } }))
+        break
+      }
+      case 'getCommentByUniqueId':
+        seen.push(await tx.getCommentByUniqueId(o.roomId, o.uniqueId))
+        break
+      case 'getCommentsByUniqueIds':
+        seen.push(await tx.getCommentsByUniqueIds(UNIQUE_IDS.map((u) => ({ roomId: o.roomId, uniqueId: u }))))
+        break
+      case 'listComments':
+        seen.push(await tx.listComments(o.roomId, { limit: 4 }))
+        break
+      case 'countUnread':
+        seen.push(await tx.countUnread(o.roomId, o.userId, 0))
+        break
+      case 'putResult':
+        if (!(await tx.getMutationResult(o.userId, o.mutationId))) {
+          await tx.putMutationResult(o.userId, o.mutationId, { mutationId: o.mutationId, ok: true, value: { seen: seen.length } as never })
+        }
+        break
+      case 'getMutationResult':
+        seen.push(await tx.getMutationResult(o.userId, o.mutationId))
+        break
+      case 'getMutationResults':
+        seen.push([...(await tx.getMutationResults(o.userId, MUTATION_IDS))])
+        break
       case 'getRoom': {
         const r = await tx.getRoom(o.roomId)
         seen.push(r && { ...r })
@@ -111,7 +163,7 @@ async function run(tx: StorageTx, ops: Op[], seen: unknown[]): Promise<void> {
       case 'savepoint':
         try {
           await tx.savepoint(async () => {
-            await run(tx, o.ops, seen)
+            await run(tx, o.ops, seen, ids)
             if (o.throws) throw new Refused()
           })
         } catch (e) {
@@ -128,6 +180,8 @@ async function everything(r: StorageReader) {
     rooms: await Promise.all(ROOMS.map((id) => r.getRoom(id))),
     users: await Promise.all(USERS.map((id) => r.getUser(id))),
     participants: await Promise.all(ROOMS.flatMap((id) => r.listParticipants(id, { includeRemoved: true }))),
+    comments: await Promise.all(ROOMS.map((id) => r.listComments(id, { limit: 1000 }))),
+    results: await Promise.all(USERS.map(async (u) => [...(await r.getMutationResults(u, MUTATION_IDS))])),
     seq: await r.currentSeq(),
   }
 }
@@ -153,14 +207,16 @@ describe('row cache', () => {
       })
     await seed(plain)
     await seed(cached)
+    let iteration = 0
 
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 12 }), fc.boolean(), async (ops, commits) => {
+        const base = (iteration += 1000)
         const outcome = async (s: RelayStorage) => {
           const seen: unknown[] = []
           try {
             await s.transaction(async (tx) => {
-              await run(tx, ops, seen)
+              await run(tx, ops, seen, { next: base })
               if (!commits) throw new Refused()
             })
           } catch (e) {

@@ -9,11 +9,25 @@
  *   changed in place — as the core does.
  * - Rooms, participants and the counter are written when `flush` is called (before commit) or
  *   before a query that reads them (lists and counts); users are written through at once.
+ * - Comments and mutation results are written at `flush` too, each kind in one adapter call (one
+ *   statement on PostgreSQL, where each call is a round trip), before a query that lists or counts
+ *   comments; the lookups by unique id and by mutation id are answered from what the transaction
+ *   wrote or read (`getMutationResults`/`getCommentsByUniqueIds` read a frame's at once).
  * - A savepoint that throws puts the cache back as it was when the savepoint began, just as the
  *   adapter undoes the rows written inside it (including what was flushed meanwhile).
  */
 import type { CommentRecord, MutationResult, ParticipantRecord, RoomRecord } from '@parlor/protocol'
-import type { MembershipRow, OptionsUpdateRow, RelayStorage, RevokedSessionRow, RoomAfter, StorageTx, UserRow } from './relay-storage.js'
+import type {
+  CommentKey,
+  MembershipRow,
+  OptionsUpdateRow,
+  RelayStorage,
+  RevokedSessionRow,
+  RoomAfter,
+  StorageTx,
+  StoredResult,
+  UserRow,
+} from './relay-storage.js'
 
 /**
  * `storage` with every write transaction run through a {@link CachingTx} (flushed before commit).
@@ -48,6 +62,10 @@ export class CachingTx implements StorageTx {
   /** The change counter, once taken from the adapter (the one key is `seq`). */
   private readonly counter = new Map<'seq', Entry<number>>()
   private readonly users = new Map<string, UserRow | undefined>()
+  /** Comments by `roomId\nuniqueId` (undefined: none stored); those written here are dirty. */
+  private readonly comments = new Map<string, Entry<CommentRecord>>()
+  /** Mutation results by `userId\nmutationId` (undefined: none stored); those written here are dirty. */
+  private readonly results = new Map<string, Entry<MutationResult>>()
   /** One undo list per open savepoint, innermost last. */
   private readonly undoStack: (() => void)[][] = []
 
@@ -58,6 +76,18 @@ export class CachingTx implements StorageTx {
     await this.flushMap(this.rooms, (row) => this.inner.putRoom(row))
     await this.flushMap(this.participants, (row) => this.inner.putParticipant(row))
     await this.flushMap(this.counter, (value) => this.inner.setSeq(value))
+    await this.flushAll(this.comments, (list) => this.inner.insertComments(list.map(([, row]) => row)))
+    await this.flushAll(this.results, (list) =>
+      this.inner.putMutationResults(list.map(([key, result]) => ({ ...splitKey(key), result }))),
+    )
+  }
+
+  /** Writes the dirty rows of `map` with one call, in the order they were written. */
+  private async flushAll<R>(map: Map<string, Entry<R>>, write: (rows: [string, R][]) => Promise<void>): Promise<void> {
+    const dirty = [...map].filter(([, e]) => e.isDirty).map(([key, e]) => [key, e.row!] as [string, R])
+    if (dirty.length === 0) return
+    await write(dirty)
+    for (const [key, row] of dirty) this.set(map, key, { row, isDirty: false })
   }
 
   private async flushMap<K, R>(map: Map<K, Entry<R>>, write: (row: R) => Promise<void>): Promise<void> {
@@ -152,7 +182,70 @@ export class CachingTx implements StorageTx {
     this.set(this.counter, 'seq', { row: value, isDirty: true })
   }
 
-  // ---- reads rooms or participants: flush first -----------------------------------------------
+  // ---- comments and mutation results ----------------------------------------------------------
+
+  async getCommentByUniqueId(roomId: string, uniqueId: string): Promise<CommentRecord | undefined> {
+    const key = `${roomId}\n${uniqueId}`
+    let e = this.comments.get(key)
+    if (!e) this.set(this.comments, key, (e = { row: await this.inner.getCommentByUniqueId(roomId, uniqueId), isDirty: false }))
+    return e.row && { ...e.row }
+  }
+
+  async getCommentsByUniqueIds(keys: readonly CommentKey[]): Promise<CommentRecord[]> {
+    const keyOf = (k: CommentKey) => `${k.roomId}\n${k.uniqueId}`
+    const missing = keys.filter((k) => !this.comments.has(keyOf(k)))
+    if (missing.length > 0) {
+      const found = new Map((await this.inner.getCommentsByUniqueIds(missing)).map((c) => [keyOf(c), c]))
+      for (const k of missing) this.set(this.comments, keyOf(k), { row: found.get(keyOf(k)), isDirty: false })
+    }
+    return keys.flatMap((k) => {
+      const row = this.comments.get(keyOf(k))?.row
+      return row ? [{ ...row }] : []
+    })
+  }
+
+  async insertComment(row: CommentRecord): Promise<void> {
+    const key = `${row.roomId}\n${row.uniqueId}`
+    if (this.comments.get(key)?.row) throw new Error(`UNIQUE constraint failed: comment ${row.uniqueId} of room ${row.roomId} exists`)
+    this.set(this.comments, key, { row: { ...row }, isDirty: true })
+  }
+
+  async insertComments(rows: readonly CommentRecord[]): Promise<void> {
+    for (const row of rows) await this.insertComment(row)
+  }
+
+  async getMutationResult(userId: string, mutationId: string): Promise<MutationResult | undefined> {
+    const key = `${userId}\n${mutationId}`
+    let e = this.results.get(key)
+    if (!e) this.set(this.results, key, (e = { row: await this.inner.getMutationResult(userId, mutationId), isDirty: false }))
+    return e.row
+  }
+
+  async getMutationResults(userId: string, mutationIds: readonly string[]): Promise<Map<string, MutationResult>> {
+    const missing = mutationIds.filter((id) => !this.results.has(`${userId}\n${id}`))
+    if (missing.length > 0) {
+      const found = await this.inner.getMutationResults(userId, missing)
+      for (const id of missing) this.set(this.results, `${userId}\n${id}`, { row: found.get(id), isDirty: false })
+    }
+    const answer = new Map<string, MutationResult>()
+    for (const id of mutationIds) {
+      const row = this.results.get(`${userId}\n${id}`)?.row
+      if (row) answer.set(id, row)
+    }
+    return answer
+  }
+
+  async putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void> {
+    const key = `${userId}\n${mutationId}`
+    if (this.results.get(key)?.row) throw new Error(`UNIQUE constraint failed: mutation ${mutationId} of ${userId} has a result`)
+    this.set(this.results, key, { row: result, isDirty: true })
+  }
+
+  async putMutationResults(rows: readonly StoredResult[]): Promise<void> {
+    for (const r of rows) await this.putMutationResult(r.userId, r.mutationId, r.result)
+  }
+
+  // ---- reads rooms, participants or comments: flush first --------------------------------------
 
   async listMemberships(userId: string, sinceVersion: number): Promise<MembershipRow[]> {
     await this.flush()
@@ -165,6 +258,22 @@ export class CachingTx implements StorageTx {
   async listParticipantsOfRooms(roomIds: readonly string[], sinceVersion: number): Promise<Map<string, ParticipantRecord[]>> {
     await this.flush()
     return this.inner.listParticipantsOfRooms(roomIds, sinceVersion)
+  }
+  async listComments(roomId: string, opts: Parameters<StorageTx['listComments']>[1]): Promise<CommentRecord[]> {
+    await this.flush()
+    return this.inner.listComments(roomId, opts)
+  }
+  async countUnread(roomId: string, userId: string, afterId: number): Promise<number> {
+    await this.flush()
+    return this.inner.countUnread(roomId, userId, afterId)
+  }
+  async listCommentsOfRooms(roomIds: readonly string[], opts: Parameters<StorageTx['listCommentsOfRooms']>[1]): Promise<Map<string, CommentRecord[]>> {
+    await this.flush()
+    return this.inner.listCommentsOfRooms(roomIds, opts)
+  }
+  async countUnreadOfRooms(userId: string, rooms: readonly RoomAfter[]): Promise<Map<string, number>> {
+    await this.flush()
+    return this.inner.countUnreadOfRooms(userId, rooms)
   }
   async countParticipants(roomId: string): Promise<number> {
     await this.flush()
@@ -180,38 +289,14 @@ export class CachingTx implements StorageTx {
   epoch(): Promise<number> {
     return this.inner.epoch()
   }
-  getCommentByUniqueId(roomId: string, uniqueId: string): Promise<CommentRecord | undefined> {
-    return this.inner.getCommentByUniqueId(roomId, uniqueId)
-  }
-  listComments(roomId: string, opts: Parameters<StorageTx['listComments']>[1]): Promise<CommentRecord[]> {
-    return this.inner.listComments(roomId, opts)
-  }
-  countUnread(roomId: string, userId: string, afterId: number): Promise<number> {
-    return this.inner.countUnread(roomId, userId, afterId)
-  }
-  getMutationResult(userId: string, mutationId: string): Promise<MutationResult | undefined> {
-    return this.inner.getMutationResult(userId, mutationId)
-  }
   isSessionRevoked(sessionId: string): Promise<boolean> {
     return this.inner.isSessionRevoked(sessionId)
   }
   listOptionsUpdates(roomId: string, afterId?: number): Promise<OptionsUpdateRow[]> {
     return this.inner.listOptionsUpdates(roomId, afterId)
   }
-  listCommentsOfRooms(roomIds: readonly string[], opts: Parameters<StorageTx['listCommentsOfRooms']>[1]): Promise<Map<string, CommentRecord[]>> {
-    return this.inner.listCommentsOfRooms(roomIds, opts)
-  }
-  countUnreadOfRooms(userId: string, rooms: readonly RoomAfter[]): Promise<Map<string, number>> {
-    return this.inner.countUnreadOfRooms(userId, rooms)
-  }
   listOptionsUpdatesOfRooms(rooms: readonly RoomAfter[]): Promise<Map<string, OptionsUpdateRow[]>> {
     return this.inner.listOptionsUpdatesOfRooms(rooms)
-  }
-  insertComment(row: CommentRecord): Promise<void> {
-    return this.inner.insertComment(row)
-  }
-  putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void> {
-    return this.inner.putMutationResult(userId, mutationId, result)
   }
   revokeSession(row: RevokedSessionRow): Promise<void> {
     return this.inner.revokeSession(row)
@@ -222,4 +307,10 @@ export class CachingTx implements StorageTx {
   replaceOptionsUpdates(roomId: string, seq: number, state: Uint8Array): Promise<number> {
     return this.inner.replaceOptionsUpdates(roomId, seq, state)
   }
+}
+
+/** The user id and mutation id of a `results` key. */
+function splitKey(key: string): { userId: string; mutationId: string } {
+  const at = key.indexOf('\n')
+  return { userId: key.slice(0, at), mutationId: key.slice(at + 1) }
 }

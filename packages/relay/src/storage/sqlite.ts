@@ -212,6 +212,19 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     listCommentsOfRooms: (roomIds, o) => eachRoom(roomIds, (id) => id, (id) => reader.listComments(id, o)),
     countUnreadOfRooms: async (userId, rooms) => new Map(rooms.map((r) => [r.roomId, s.countUnread.get(r.roomId, r.afterId, userId) as number])),
     listOptionsUpdatesOfRooms: (rooms) => eachRoom(rooms, (r) => r.roomId, (r) => reader.listOptionsUpdates(r.roomId, r.afterId)),
+    getMutationResults: async (userId, ids) => {
+      const found = new Map<string, MutationResult>()
+      for (const id of ids) {
+        const t = s.getMutation.get(userId, id) as string | undefined
+        if (t !== undefined) found.set(id, rows.mutationResultFromText(t))
+      }
+      return found
+    },
+    getCommentsByUniqueIds: async (keys) =>
+      keys.flatMap((k) => {
+        const r = s.getCommentByUniqueId.get(k.roomId, k.uniqueId) as Record<string, unknown> | undefined
+        return r ? [rows.commentFromRow(r)] : []
+      }),
   }
 
   const writer: Omit<StorageTx, keyof StorageReader> = {
@@ -223,6 +236,13 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     insertComment: async (c: CommentRecord) => void s.insertComment.run(rows.commentToRow(c)),
     putMutationResult: async (userId: string, mutationId: string, result: MutationResult) =>
       void s.putMutation.run(userId, mutationId, JSON.stringify(result), Date.now()),
+    insertComments: async (list) => {
+      for (const c of list) s.insertComment.run(rows.commentToRow(c))
+    },
+    putMutationResults: async (list) => {
+      const at = Date.now()
+      for (const r of list) s.putMutation.run(r.userId, r.mutationId, JSON.stringify(r.result), at)
+    },
     revokeSession: async (r: RevokedSessionRow) => {
       s.pruneRevoked.run(r.revokedAt)
       s.revoke.run(r.sessionId, r.userId, r.expiresAt, r.revokedAt)
