@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { mutationSchema } from './mutations.js'
 import { querySchema } from './queries.js'
 import { commentRecordSchema, memberRoomRecordSchema, participantRecordSchema, roomRecordSchema } from './records.js'
-import { clientIdSchema, optionsStateSchema, userIdSchema } from './schemas.js'
+import { clientIdSchema, optionsStateSchema, storedText, userIdSchema } from './schemas.js'
 import { LIMITS } from './limits.js'
 
 // ---- up: engine → relay -------------------------------------------------------------------------
@@ -145,8 +145,8 @@ export type DownFrame = z.infer<typeof downFrameSchema>
 export const sessionRequestSchema = z.strictObject({
   userId: userIdSchema,
   userKey: z.string().min(1).max(LIMITS.maxUserKeyLength),
-  username: z.string().max(LIMITS.maxUsernameLength).optional(),
-  avatarUrl: z.string().max(LIMITS.maxUrlLength).optional(),
+  username: storedText(LIMITS.maxUsernameLength).optional(),
+  avatarUrl: storedText(LIMITS.maxUrlLength).optional(),
 })
 export type SessionRequest = z.infer<typeof sessionRequestSchema>
 

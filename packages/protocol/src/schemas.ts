@@ -9,8 +9,16 @@ export const channelUniqueIdSchema = z
   .regex(CHANNEL_ID_PATTERN, 'a channel unique id is 1–128 characters of A–Z a–z 0–9 . _ : -')
   .refine((s) => !/^[sg]:/.test(s), 'a channel unique id may not start with "s:" or "g:"')
 export const clientIdSchema = z.string().regex(CLIENT_ID_PATTERN, 'an id is 1–128 characters of A–Z a–z 0–9 . _ : ~ -')
-export const nameSchema = z.string().max(LIMITS.maxNameLength)
-export const urlSchema = z.string().max(LIMITS.maxUrlLength)
+/**
+ * Text the relay stores as it is (names, URLs, comments) holds no NUL character: PostgreSQL cannot
+ * store one in text, and every store must answer the same.
+ */
+export const storedText = (max?: number) => {
+  const text = max === undefined ? z.string() : z.string().max(max)
+  return text.refine((s) => !s.includes('\u0000'), 'text may not contain the NUL character (U+0000)')
+}
+export const nameSchema = storedText(LIMITS.maxNameLength)
+export const urlSchema = storedText(LIMITS.maxUrlLength)
 export const timestampSchema = z.number().int().nonnegative()
 export const commentIdSchema = z.number().int().nonnegative()
 export const userIdsSchema = z
@@ -33,6 +41,7 @@ export const optionsUpdateSchema = z
   .regex(BASE64_PATTERN, 'an options update is base64 text')
 /** A whole options document as base64 (sync frames, getRoomById). */
 export const optionsStateSchema = z.string().max(Math.ceil(LIMITS.maxOptionsDocBytes / 3) * 4 + 4).regex(BASE64_PATTERN, 'an options state is base64 text')
-export const commentTextSchema = z
-  .string()
-  .refine((s) => utf8Length(s) <= LIMITS.maxCommentTextBytes, `a comment is at most ${LIMITS.maxCommentTextBytes} bytes`)
+export const commentTextSchema = storedText().refine(
+  (s) => utf8Length(s) <= LIMITS.maxCommentTextBytes,
+  `a comment is at most ${LIMITS.maxCommentTextBytes} bytes`,
+)

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { CLOSE_CODES, LIMITS, UP_FRAME_TYPES, decodeDownFrame, decodeUpFrame, isParlorError, retryAfterFromReason } from './index.js'
+import {
+  CLOSE_CODES,
+  LIMITS,
+  UP_FRAME_TYPES,
+  decodeDownFrame,
+  decodeUpFrame,
+  isParlorError,
+  parseWith,
+  retryAfterFromReason,
+  sessionRequestSchema,
+} from './index.js'
 
 describe('auth frames, close codes and limits', () => {
   it('lists every up frame type', () => {
@@ -52,6 +62,26 @@ describe('auth frames, close codes and limits', () => {
     expect(retryAfterFromReason('no number here')).toBeUndefined()
     expect(CLOSE_CODES.rateLimited).toBe(4029)
     expect(new Set(Object.values(CLOSE_CODES)).size).toBe(Object.values(CLOSE_CODES).length)
+  })
+
+  it('refuses the NUL character in text the relay stores as it is (names, URLs, comments, profiles)', () => {
+    const mutate = (name: string, args: Record<string, unknown>) =>
+      JSON.stringify({ type: 'mutate', mutations: [{ id: 'm1', name, args, createdAt: 0 }] })
+    const code = (f: () => unknown) => {
+      try {
+        f()
+        return 'ok'
+      } catch (e) {
+        return isParlorError(e) ? e.code : String(e)
+      }
+    }
+    const comment = (text: string) => mutate('sendComment', { roomId: 'g:r', uniqueId: 'u1', text, type: 'text' })
+    expect(code(() => decodeUpFrame(comment('tabs\tand\nlines are fine')))).toBe('ok')
+    expect(code(() => decodeUpFrame(comment('a\u0000b')))).toBe('validation')
+    expect(code(() => decodeUpFrame(mutate('createGroupRoom', { roomId: 'g:r', name: 'x\u0000', userIds: [] })))).toBe('validation')
+    expect(code(() => decodeUpFrame(mutate('updateRoom', { roomId: 'g:r', avatarUrl: 'https://a/\u0000' })))).toBe('validation')
+    expect(code(() => parseWith(sessionRequestSchema, { userId: 'ann', userKey: 'k', username: 'A\u0000nn' }, 'session'))).toBe('validation')
+    expect(code(() => parseWith(sessionRequestSchema, { userId: 'ann', userKey: 'k', username: 'Ann' }, 'session'))).toBe('ok')
   })
 
   it('keeps every limit a positive integer', () => {
