@@ -178,6 +178,32 @@ export function runRelayStorageContract(factory: StorageContractFactory, name = 
       })
     })
 
+    it('undoes nested savepoints alike whether or not a statement ran inside them before', async () => {
+      const s = (await open()).storage()
+      const boom = new Error('boom')
+      await s.transaction(async (tx) => {
+        // Nothing ran inside, or only a read: nothing to undo.
+        await expect(tx.savepoint(async () => Promise.reject(boom))).rejects.toBe(boom)
+        await expect(tx.savepoint(async () => (await tx.getRoom('g:x'), Promise.reject(boom)))).rejects.toBe(boom)
+        // Nothing ran in the outer one until its inner one wrote: both undone with the outer.
+        await expect(tx.savepoint(async () => (await tx.savepoint(() => tx.putRoom(room('g:inner'))), Promise.reject(boom)))).rejects.toBe(boom)
+        // The inner one undone alone, the outer kept.
+        await tx.savepoint(async () => {
+          await expect(tx.savepoint(async () => (await tx.putRoom(room('g:gone')), Promise.reject(boom)))).rejects.toBe(boom)
+          await tx.putRoom(room('g:kept'))
+        })
+        // Statements issued together inside one savepoint.
+        await tx.savepoint(async () => void (await Promise.all([tx.putRoom(room('g:p1')), tx.putRoom(room('g:p2')), tx.getRoom('g:kept')])))
+        // A statement that fails first thing inside a savepoint does not poison the transaction.
+        await tx.insertComment(comment('g:1', 1))
+        await expect(tx.savepoint(() => tx.insertComment(comment('g:1', 1)))).rejects.toThrow()
+        await tx.putRoom(room('g:after'))
+      })
+      const ids = ['g:inner', 'g:gone', 'g:kept', 'g:p1', 'g:p2', 'g:after']
+      const present = await s.read(async (rd) => Promise.all(ids.map(async (id) => (await rd.getRoom(id)) !== undefined)))
+      expect(present).toEqual([false, false, true, true, true, true])
+    })
+
     it('serializes concurrent transactions (no lost updates)', async () => {
       const s = (await open()).storage()
       await s.transaction((tx) => tx.putRoom(room('g:1', { participantCount: 0 })))

@@ -234,7 +234,7 @@ const bytesOf = (v: unknown): Uint8Array => {
 }
 const toBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
 
-function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
+function writerOn(q: Query): Omit<StorageTx, keyof StorageReader | 'savepoint'> {
   return {
     nextSeq: async () => Number((await q('nextSeq', SQL.nextSeq))[0]!.value),
     setSeq: async (value: number) => void (await q('setSeq', SQL.setSeq, [value])),
@@ -264,17 +264,45 @@ function writerOn(q: Query): Omit<StorageTx, keyof StorageReader> {
       await q('deleteOptionsUpdates', SQL.deleteOptionsUpdates, [roomId])
       return Number((await q('appendOptionsUpdate', SQL.appendOptionsUpdate, [roomId, seq, toBuffer(state)]))[0]!.id)
     },
-    // Savepoints nest by name (the innermost `sp` is the one released or rolled back to).
+  }
+}
+
+/**
+ * A write transaction's handle. A savepoint is sent to the server only before the first statement
+ * that runs inside it: until then the database is as it was when the savepoint began, so one sent
+ * then undoes the same. A savepoint whose body runs no statement (a mutation of a frame answered
+ * from the row cache, its rows written at the end) costs no round trip, where SAVEPOINT and RELEASE
+ * were two per mutation. Savepoints nest by name (the innermost `sp` is released or rolled back to).
+ */
+function txHandle(q: Query): StorageTx {
+  /** The open savepoints, outermost first; `sent`: its SAVEPOINT, once a statement ran inside it. */
+  const levels: { sent?: Promise<unknown> }[] = []
+  // Queued in order on the connection: every savepoint not sent yet goes before the statement.
+  const inside: Query = (name, text, params) => {
+    for (const level of levels) level.sent ??= q('savepoint', 'SAVEPOINT sp')
+    return q(name, text, params)
+  }
+  return {
+    ...readerOn(inside),
+    ...writerOn(inside),
     savepoint: async <T>(fn: () => Promise<T>): Promise<T> => {
-      await q('savepoint', 'SAVEPOINT sp')
+      const level: { sent?: Promise<unknown> } = {}
+      levels.push(level)
       try {
         const result = await fn()
-        await q('releaseSavepoint', 'RELEASE SAVEPOINT sp')
+        if (level.sent) {
+          await level.sent
+          await q('releaseSavepoint', 'RELEASE SAVEPOINT sp')
+        }
         return result
       } catch (e) {
-        await q('rollbackToSavepoint', 'ROLLBACK TO SAVEPOINT sp')
-        await q('releaseSavepoint', 'RELEASE SAVEPOINT sp')
+        if (level.sent) {
+          await q('rollbackToSavepoint', 'ROLLBACK TO SAVEPOINT sp')
+          await q('releaseSavepoint', 'RELEASE SAVEPOINT sp')
+        }
         throw e
+      } finally {
+        levels.pop()
       }
     },
   }
@@ -352,7 +380,6 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     }
   }
 
-  const txHandle = (q: Query): StorageTx => ({ ...readerOn(q), ...writerOn(q) })
   // BEGIN and the lock in one round trip (simple protocol, no parameters).
   const beginWrite = `BEGIN; ${SQL.lockSeq}`
   const beginRead = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
