@@ -12,7 +12,7 @@ export const getRoomByIdQuery = z.strictObject({ name: z.literal('getRoomById'),
 export const getParticipantsQuery = z.strictObject({
   name: z.literal('getParticipants'),
   args: z.strictObject({
-    roomUniqueId: z.string().min(1).max(2 * LIMITS.maxIdLength + 3),
+    roomUniqueId: z.string().min(1).max(2 * LIMITS.maxIdLength + 3).regex(/^[A-Za-z0-9._:~@+-]+$/, 'not a room unique id'),
     page: z.number().int().min(1).max(1_000_000),
     limit: z.number().int().min(1).max(LIMITS.maxParticipantsLimit),
   }),

@@ -3,7 +3,9 @@ import { BASE64_PATTERN, CHANNEL_ID_PATTERN, CLIENT_ID_PATTERN, LIMITS, USER_ID_
 
 /** Building blocks shared by the message schemas. */
 export const userIdSchema = z.string().regex(USER_ID_PATTERN, 'a user id is 1–128 characters of A–Z a–z 0–9 . _ @ + -')
-export const roomIdSchema = z.string().min(3).max(2 * LIMITS.maxIdLength + 3).regex(/^[sgc]:/, 'not a room id')
+/** A room id: `s:`, `g:` or `c:` and what user, client and channel ids are made of (see ids.ts). */
+export const ROOM_ID_PATTERN = /^[sgc]:[A-Za-z0-9._:~@+-]+$/
+export const roomIdSchema = z.string().min(3).max(2 * LIMITS.maxIdLength + 3).regex(ROOM_ID_PATTERN, 'not a room id')
 export const channelUniqueIdSchema = z
   .string()
   .regex(CHANNEL_ID_PATTERN, 'a channel unique id is 1–128 characters of A–Z a–z 0–9 . _ : -')

@@ -84,6 +84,19 @@ describe('auth frames, close codes and limits', () => {
     expect(code(() => parseWith(sessionRequestSchema, { userId: 'ann', userKey: 'k', username: 'Ann' }, 'session'))).toBe('ok')
   })
 
+  it('takes room ids made of what user, client and channel ids are made of, and nothing else', () => {
+    const read = (roomId: string) => {
+      try {
+        decodeUpFrame(JSON.stringify({ type: 'query', id: 1, query: { name: 'getRoomById', args: { roomId } } }))
+        return 'ok'
+      } catch (e) {
+        return isParlorError(e) ? e.code : String(e)
+      }
+    }
+    for (const ok of ['s:ann@x.io:bob+1', 'g:V1StGXR8_Z5jdHi6B-myT', 'c:news.daily:eu', 'g:a~b']) expect(read(ok), ok).toBe('ok')
+    for (const bad of ['g:', 'x:abc', 'g:a b', 'g:a/b', 'g:a\u0000', 'g:é', 'c:a\nb']) expect(read(bad), bad).toBe('validation')
+  })
+
   it('keeps every limit a positive integer', () => {
     for (const [name, value] of Object.entries(LIMITS)) expect(Number.isInteger(value) && value > 0, name).toBe(true)
   })
