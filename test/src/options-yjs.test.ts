@@ -123,6 +123,7 @@ describe('y-websocket interop', () => {
       ['an expired token', room.id, relay().mintToken(alice.userId, -1000), CLOSE_CODES.refusedToken],
       ['a non-participant', room.id, relay().mintToken(outsider.userId), CLOSE_CODES.forbidden],
       ['an unknown room', `g:${uid('none')}`, relay().mintToken(alice.userId), CLOSE_CODES.notFound],
+      ['a path that is no room id', 'g:a b\u0000', relay().mintToken(alice.userId), CLOSE_CODES.notFound],
     ]
     for (const [what, roomId, token, code] of cases) {
       const p = provider(relay(), roomId, token)

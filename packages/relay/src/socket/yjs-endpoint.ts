@@ -17,7 +17,7 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { CLOSE_CODES, LIMITS, decodeOptionsUpdate, toParlorError, validateOptionsUpdate, type ErrorCode } from '@parlor/protocol'
+import { CLOSE_CODES, LIMITS, ParlorError, decodeOptionsUpdate, roomIdSchema, toParlorError, validateOptionsUpdate, type ErrorCode } from '@parlor/protocol'
 import type { RelayCore } from '../core/relay-core.js'
 import { echoOrigin, type Fanout, type RelayChange } from '../fanout/fanout.js'
 import type { Logger } from '../logger.js'
@@ -186,6 +186,8 @@ class YjsConnection {
       if (this.isClosed()) return
       this.userId = verified.userId
       this.sessionId = verified.sessionId
+      // A path that is no room id names no room (and is never looked up).
+      if (!roomIdSchema.safeParse(this.roomId).success) throw new ParlorError('not_found', 'no room has this id')
       // Listen before reading the document, so no update committed meanwhile is missed.
       this.room.join(this)
       const doc = await this.o.core.optionsDoc(verified.userId, this.roomId)
