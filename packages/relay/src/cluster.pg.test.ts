@@ -1,8 +1,8 @@
 /** Several relays (in this process) on one PostgreSQL database and one Redis: changes cross nodes. */
 import { describe, expect, it, vi } from 'vitest'
-import { channelRoomId, singleRoomId } from '@parlor/protocol'
+import { CLOSE_CODES, channelRoomId, singleRoomId } from '@parlor/protocol'
 import { createRelay } from './create-relay.js'
-import { defer, startRelay, tempDir, TestRelay, uid } from './testing/relay-fixture.js'
+import { defer, startRelay, tempDir, TestRelay, TestSocket, uid } from './testing/relay-fixture.js'
 import { freshDatabase, testServices } from './testing/services.js'
 
 async function cluster(n: number) {
@@ -72,5 +72,17 @@ describe('relay cluster on PostgreSQL + Redis', () => {
       expect(Number(/^parlor_fanout_watermark (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(0)
       expect(text).toMatch(/^parlor_fanout_lag_seconds_count [1-9]/m)
     })
+  })
+})
+
+describe('relay on PostgreSQL', () => {
+  it('closes a /yjs socket whose path is no room id as not_found, without looking it up', async () => {
+    const db = await freshDatabase()
+    defer(db.drop)
+    const relay = await startRelay({ databaseUrl: db.url })
+    const token = (await relay.signIn(uid())).token
+    // PostgreSQL cannot read a text holding NUL: a lookup of this path would fail (1011), not answer.
+    const socket = await TestSocket.open(relay.url, `/yjs/${encodeURIComponent('g:a\u0000b')}?token=${token}`)
+    expect((await socket.closed).code).toBe(CLOSE_CODES.notFound)
   })
 })

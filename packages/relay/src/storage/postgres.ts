@@ -190,7 +190,7 @@ function readerOn(q: Query): StorageReader {
     },
     listCommentsOfRooms: async (roomIds, o) => {
       const found = await q('listCommentsOfRooms', SQL.listCommentsOfRooms, [roomIds, o.sinceSeq ?? -1, o.limit])
-      // Newest first per room: oldest first, as listComments answers.
+      // The lateral join reads each room's newest first; listComments answers oldest first.
       const byRoom = groupByRoom(found, rows.commentFromRow)
       for (const list of byRoom.values()) list.sort((a, b) => a.id - b.id)
       return byRoom

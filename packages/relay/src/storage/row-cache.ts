@@ -65,7 +65,7 @@ export class CachingTx implements StorageTx {
   /** Comments by `roomId\nuniqueId` (undefined: none stored); those written here are dirty. */
   private readonly comments = new Map<string, Entry<CommentRecord>>()
   /** Mutation results by `userId\nmutationId` (undefined: none stored); those written here are dirty. */
-  private readonly results = new Map<string, Entry<MutationResult>>()
+  private readonly results = new Map<string, Entry<StoredResult>>()
   /** One undo list per open savepoint, innermost last. */
   private readonly undoStack: (() => void)[][] = []
 
@@ -73,29 +73,19 @@ export class CachingTx implements StorageTx {
 
   /** Writes the rows and counter changed since the last flush (call before commit). */
   async flush(): Promise<void> {
-    await this.flushMap(this.rooms, (row) => this.inner.putRoom(row))
-    await this.flushMap(this.participants, (row) => this.inner.putParticipant(row))
-    await this.flushMap(this.counter, (value) => this.inner.setSeq(value))
-    await this.flushAll(this.comments, (list) => this.inner.insertComments(list.map(([, row]) => row)))
-    await this.flushAll(this.results, (list) =>
-      this.inner.putMutationResults(list.map(([key, result]) => ({ ...splitKey(key), result }))),
-    )
+    await this.flushDirty(this.rooms, (list) => oneByOne(list, (row) => this.inner.putRoom(row)))
+    await this.flushDirty(this.participants, (list) => oneByOne(list, (row) => this.inner.putParticipant(row)))
+    await this.flushDirty(this.counter, (list) => oneByOne(list, (value) => this.inner.setSeq(value)))
+    await this.flushDirty(this.comments, (list) => this.inner.insertComments(list))
+    await this.flushDirty(this.results, (list) => this.inner.putMutationResults(list))
   }
 
-  /** Writes the dirty rows of `map` with one call, in the order they were written. */
-  private async flushAll<R>(map: Map<string, Entry<R>>, write: (rows: [string, R][]) => Promise<void>): Promise<void> {
-    const dirty = [...map].filter(([, e]) => e.isDirty).map(([key, e]) => [key, e.row!] as [string, R])
+  /** Hands the dirty rows of `map` to `write` (in the order their keys were first cached), then marks them written. */
+  private async flushDirty<K, R>(map: Map<K, Entry<R>>, write: (rows: R[]) => Promise<void>): Promise<void> {
+    const dirty = [...map].filter(([, e]) => e.isDirty)
     if (dirty.length === 0) return
-    await write(dirty)
-    for (const [key, row] of dirty) this.set(map, key, { row, isDirty: false })
-  }
-
-  private async flushMap<K, R>(map: Map<K, Entry<R>>, write: (row: R) => Promise<void>): Promise<void> {
-    for (const [key, e] of map) {
-      if (!e.isDirty) continue
-      await write(e.row!)
-      this.set(map, key, { row: e.row, isDirty: false })
-    }
+    await write(dirty.map(([, e]) => e.row!))
+    for (const [key, e] of dirty) this.set(map, key, { row: e.row, isDirty: false })
   }
 
   /** Changes a cache entry, remembering how to undo it if the open savepoint throws. */
@@ -217,20 +207,26 @@ export class CachingTx implements StorageTx {
   async getMutationResult(userId: string, mutationId: string): Promise<MutationResult | undefined> {
     const key = `${userId}\n${mutationId}`
     let e = this.results.get(key)
-    if (!e) this.set(this.results, key, (e = { row: await this.inner.getMutationResult(userId, mutationId), isDirty: false }))
-    return e.row
+    if (!e) {
+      const result = await this.inner.getMutationResult(userId, mutationId)
+      this.set(this.results, key, (e = { row: result && { userId, mutationId, result }, isDirty: false }))
+    }
+    return e.row?.result
   }
 
   async getMutationResults(userId: string, mutationIds: readonly string[]): Promise<Map<string, MutationResult>> {
     const missing = mutationIds.filter((id) => !this.results.has(`${userId}\n${id}`))
     if (missing.length > 0) {
       const found = await this.inner.getMutationResults(userId, missing)
-      for (const id of missing) this.set(this.results, `${userId}\n${id}`, { row: found.get(id), isDirty: false })
+      for (const id of missing) {
+        const result = found.get(id)
+        this.set(this.results, `${userId}\n${id}`, { row: result && { userId, mutationId: id, result }, isDirty: false })
+      }
     }
     const answer = new Map<string, MutationResult>()
     for (const id of mutationIds) {
       const row = this.results.get(`${userId}\n${id}`)?.row
-      if (row) answer.set(id, row)
+      if (row) answer.set(id, row.result)
     }
     return answer
   }
@@ -238,7 +234,7 @@ export class CachingTx implements StorageTx {
   async putMutationResult(userId: string, mutationId: string, result: MutationResult): Promise<void> {
     const key = `${userId}\n${mutationId}`
     if (this.results.get(key)?.row) throw new Error(`UNIQUE constraint failed: mutation ${mutationId} of ${userId} has a result`)
-    this.set(this.results, key, { row: result, isDirty: true })
+    this.set(this.results, key, { row: { userId, mutationId, result }, isDirty: true })
   }
 
   async putMutationResults(rows: readonly StoredResult[]): Promise<void> {
@@ -309,8 +305,7 @@ export class CachingTx implements StorageTx {
   }
 }
 
-/** The user id and mutation id of a `results` key. */
-function splitKey(key: string): { userId: string; mutationId: string } {
-  const at = key.indexOf('\n')
-  return { userId: key.slice(0, at), mutationId: key.slice(at + 1) }
+/** Writes `rows` one call each, in order (kinds whose rows a transaction changes few of). */
+async function oneByOne<R>(rows: readonly R[], write: (row: R) => Promise<void>): Promise<void> {
+  for (const row of rows) await write(row)
 }

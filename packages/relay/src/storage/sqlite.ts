@@ -210,21 +210,28 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     listParticipantsOfRooms: (roomIds, sinceVersion) =>
       eachRoom(roomIds, (id) => id, (id) => reader.listParticipants(id, { includeRemoved: true, sinceVersion })),
     listCommentsOfRooms: (roomIds, o) => eachRoom(roomIds, (id) => id, (id) => reader.listComments(id, o)),
-    countUnreadOfRooms: async (userId, rooms) => new Map(rooms.map((r) => [r.roomId, s.countUnread.get(r.roomId, r.afterId, userId) as number])),
+    countUnreadOfRooms: async (userId, rooms) => {
+      const counts = new Map<string, number>()
+      for (const r of rooms) counts.set(r.roomId, await reader.countUnread(r.roomId, userId, r.afterId))
+      return counts
+    },
     listOptionsUpdatesOfRooms: (rooms) => eachRoom(rooms, (r) => r.roomId, (r) => reader.listOptionsUpdates(r.roomId, r.afterId)),
     getMutationResults: async (userId, ids) => {
       const found = new Map<string, MutationResult>()
       for (const id of ids) {
-        const t = s.getMutation.get(userId, id) as string | undefined
-        if (t !== undefined) found.set(id, rows.mutationResultFromText(t))
+        const result = await reader.getMutationResult(userId, id)
+        if (result) found.set(id, result)
       }
       return found
     },
-    getCommentsByUniqueIds: async (keys) =>
-      keys.flatMap((k) => {
-        const r = s.getCommentByUniqueId.get(k.roomId, k.uniqueId) as Record<string, unknown> | undefined
-        return r ? [rows.commentFromRow(r)] : []
-      }),
+    getCommentsByUniqueIds: async (keys) => {
+      const found: CommentRecord[] = []
+      for (const k of keys) {
+        const c = await reader.getCommentByUniqueId(k.roomId, k.uniqueId)
+        if (c) found.push(c)
+      }
+      return found
+    },
   }
 
   const writer: Omit<StorageTx, keyof StorageReader> = {
